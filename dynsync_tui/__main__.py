@@ -1,0 +1,3 @@
+from dynsync_tui.cli import main
+
+raise SystemExit(main())
