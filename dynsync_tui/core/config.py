@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from dataclasses import field as _field
 from pathlib import Path
 from typing import Any
@@ -111,11 +111,28 @@ class Config:
 # ---------------------------------------------------------------- reading
 
 
+_TYPE_WORDS = {"str": (str, "a string"), "int": (int, "a whole number"), "bool": (bool, "true or false")}
+
+
+def _check_type(value: Any, annotation: str, where: str, key: str, src: str) -> None:
+    parts = [p.strip() for p in str(annotation).split("|")]
+    if "None" in parts and value is None:
+        return
+    for part in parts:
+        spec = _TYPE_WORDS.get(part)
+        if spec is None:
+            return  # a nested type, checked by its own reader
+        typ, _ = spec
+        if isinstance(value, typ) and not (typ is int and isinstance(value, bool)):
+            return
+    words = " or ".join(_TYPE_WORDS[p][1] for p in parts if p in _TYPE_WORDS)
+    raise ConfigError(f"{src}: [{where}] {key} must be {words}, not {value!r}")
+
+
 def _section(cls: type, data: Any, where: str, src: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{src}: [{where}] must be a table")
     known = {f.name: f for f in fields(cls)}
-    kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key in SECRET_KEYS:
             raise ConfigError(
@@ -126,16 +143,11 @@ def _section(cls: type, data: Any, where: str, src: str) -> Any:
             raise ConfigError(
                 f"{src}: [{where}] unknown key '{key}' (known: {', '.join(sorted(known))})"
             )
-        default = known[key].default
-        expected = type(default) if default is not None and not callable(default) else None
-        if expected is bool and not isinstance(value, bool):
-            raise ConfigError(f"{src}: [{where}] {key} must be true or false, not {value!r}")
-        if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ConfigError(f"{src}: [{where}] {key} must be a whole number, not {value!r}")
-        if expected is str and not isinstance(value, str):
-            raise ConfigError(f"{src}: [{where}] {key} must be a string, not {value!r}")
-        kwargs[key] = value
-    return cls(**kwargs)
+        _check_type(value, known[key].type, where, key, src)
+    for name, f in known.items():
+        if f.default is MISSING and f.default_factory is MISSING and name not in data:
+            raise ConfigError(f"{src}: [{where}] missing key '{name}'")
+    return cls(**data)
 
 
 def _choice(value: str, allowed: tuple[str, ...], where: str, src: str) -> None:
@@ -160,11 +172,9 @@ def from_dict(data: dict[str, Any], src: str = "<config>") -> Config:
     if "dotdigital" in data:
         cfg.dotdigital = _section(DotdigitalSettings, data["dotdigital"], "dotdigital", src)
     if "validation" in data:
-        raw = dict(data["validation"]) if isinstance(data["validation"], dict) else data["validation"]
-        if isinstance(raw, dict) and isinstance(raw.get("default_country"), str):
-            code = raw["default_country"].strip()
-            raw["default_country"] = None if code.lower() == "off" else code.upper()
-        cfg.validation = _section(ValidationSettings, raw, "validation", src)
+        cfg.validation = _section(ValidationSettings, data["validation"], "validation", src)
+        code = (cfg.validation.default_country or "").strip()
+        cfg.validation.default_country = None if code.lower() in ("off", "") else code.upper()
         _check_country(cfg.validation.default_country, src)
     if "mappings" in data:
         cfg.mappings = _mappings(data["mappings"], src)

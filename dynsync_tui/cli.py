@@ -1,0 +1,276 @@
+"""The `dynsync` command: the TUI by default, `preview`, `sync` and `sandbox` for scripts.
+
+Exit codes: 0 ok · 1 finished with failed records · 2 bad config or input · 3 cannot connect ·
+4 internal error (a bug: the traceback goes to the log folder, never to the screen).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dynsync_tui import __version__
+from dynsync_tui import paths as paths_mod
+from dynsync_tui.core.config import Config, ConfigError
+from dynsync_tui.core.config import load as load_config
+
+EXIT_OK, EXIT_FAILED_RECORDS, EXIT_BAD_INPUT, EXIT_CANNOT_CONNECT, EXIT_INTERNAL = 0, 1, 2, 3, 4
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# ---------------------------------------------------------------- arguments
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sandbox", action="store_true", help="use the built-in sandbox (the default with no config)")
+    p.add_argument("--data", metavar="DIR", type=Path, help="sandbox: load CSV files from DIR instead of the seed")
+    p.add_argument("--config", metavar="PATH", type=Path, help="TOML config file (default: the one in the dynsync home)")
+    p.add_argument("--country", metavar="CODE|off", help="default country for mobile validation, or off")
+    p.add_argument("--record-country", metavar="FIELD", help="use the record's country from this CRM field")
+    p.add_argument("--state", metavar="PATH", type=Path, help="sync state file (default: the one in the dynsync home)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dynsync",
+        description="Sync mobile numbers from Dynamics 365 into Dotdigital. With no command, opens the TUI.",
+        epilog="Exit codes: 0 ok, 1 finished with failed records, 2 bad config or input, 3 cannot connect.",
+    )
+    parser.add_argument("--version", action="version", version=f"dynsync {__version__}")
+    _common(parser)
+    sub = parser.add_subparsers(dest="command", metavar="{preview,sync,sandbox}")
+
+    pv = sub.add_parser("preview", help="show which records would sync, and which would be skipped and why")
+    _common(pv)
+    pv.add_argument("--json", action="store_true", help="print the counts as JSON")
+    pv.add_argument("--export", metavar="FILE.csv", type=Path, help="write one row per record to a CSV file")
+
+    sy = sub.add_parser("sync", help="run a one-off sync")
+    _common(sy)
+    sy.add_argument("--yes", action="store_true", help="don't ask for confirmation (required when not on a terminal)")
+    sy.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sy.add_argument("--full", action="store_true", help="send every record, even unchanged ones")
+
+    sb = sub.add_parser("sandbox", help="run the built-in sandbox alone and print its URLs")
+    sb.add_argument("--data", metavar="DIR", type=Path, help="load CSV files from DIR instead of the seed")
+    sb.add_argument("--reset", action="store_true", help="start afresh: new seed data, empty Dotdigital account")
+    sb.add_argument("--port", type=int, default=0, help="port to listen on (default: any free port)")
+    return parser
+
+
+# ---------------------------------------------------------------- wiring
+
+
+def resolve_config(args: argparse.Namespace, paths: paths_mod.Paths) -> tuple[Config, Path]:
+    """The config from --config, else the home's config.toml, else the defaults; flags override."""
+    if args.config is not None:
+        cfg, path = load_config(args.config), args.config
+    elif paths.config_file.exists():
+        cfg, path = load_config(paths.config_file), paths.config_file
+    else:
+        cfg, path = Config(), paths.config_file
+    if args.sandbox:
+        cfg.dynamics.environment_url = ""
+    if args.country is not None:
+        code = args.country.strip()
+        cfg.validation.default_country = None if code.lower() == "off" else code.upper()
+        from dynsync_tui.core.countries import is_known_region
+
+        if cfg.validation.default_country and not is_known_region(cfg.validation.default_country):
+            raise ConfigError(f"--country {args.country!r}: not an ISO country code (use e.g. GB, US, or off)")
+    if args.record_country is not None:
+        cfg.validation.record_country_field = args.record_country.strip()
+    return cfg, path
+
+
+def sandbox_home(paths: paths_mod.Paths, data: Path | None) -> Path:
+    """The seed sandbox lives in the home's sandbox/; each CSV folder gets a home of its own."""
+    if data is None:
+        return paths.sandbox_dir
+    digest = hashlib.sha1(str(data.resolve()).encode()).hexdigest()[:10]
+    return paths.sandbox_dir / f"csv-{digest}"
+
+
+@contextmanager
+def running_sandbox(paths: paths_mod.Paths, data: Path | None, needed: bool) -> Iterator[Any]:
+    if not needed:
+        yield None
+        return
+    from dynsync_tui.sandbox import Sandbox
+
+    if data is not None and not data.is_dir():
+        raise ConfigError(f"--data {data}: no such folder")
+    sb = Sandbox(sandbox_home(paths, data), data_dir=data)
+    sb.start()
+    try:
+        yield sb.info
+    finally:
+        sb.stop()
+
+
+def _connect(cfg: Config, paths: paths_mod.Paths, info: Any, state: Path | None) -> Any:
+    from dynsync_tui.sync.services import build_services
+
+    if state is not None:
+        paths = paths_mod.Paths(paths.config_file, state, paths.token_cache, paths.sandbox_dir, paths.log_dir)
+    return build_services(cfg, paths, sandbox_info=info if cfg.is_sandbox else None)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_preview(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
+    import json
+
+    from dynsync_tui.core.export import write_csv
+    from dynsync_tui.sync.engine import Engine
+
+    cfg, _ = resolve_config(args, paths)
+    with running_sandbox(paths, args.data, cfg.is_sandbox) as info:
+        services = _connect(cfg, paths, info, args.state)
+        preview = Engine(cfg, services).preview()
+    if args.export is not None:
+        write_csv(args.export, preview.verdicts)
+    summary = preview.summary
+    if args.json:
+        print(json.dumps(summary.to_json(), indent=2, ensure_ascii=False))
+    else:
+        from dynsync_tui.core.export import summary_lines
+
+        print("\n".join(summary_lines(summary, services.label)))
+    return EXIT_OK
+
+
+def cmd_sync(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
+    import json
+
+    from dynsync_tui.sync.engine import Engine
+
+    cfg, _ = resolve_config(args, paths)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ConfigError("sync: add --yes to run without a terminal to confirm on")
+        answer = input("Sync to Dotdigital now? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("Nothing sent.")
+            return EXIT_OK
+    live = sys.stderr.isatty() and not args.json
+    with running_sandbox(paths, args.data, cfg.is_sandbox) as info:
+        services = _connect(cfg, paths, info, args.state)
+        engine = Engine(cfg, services, on_event=_progress_line if live else None)
+        summary = engine.sync(full=args.full)
+    if live:
+        sys.stderr.write("\r\x1b[2K")
+    out = {
+        "run_id": summary.run_id, "created": summary.created, "updated": summary.updated,
+        "unchanged": summary.unchanged, "skipped": summary.skipped, "failed": summary.failed,
+        "seconds": round(summary.seconds, 2), "dataverse_requests": summary.dataverse_requests,
+        "dotdigital_calls": summary.dotdigital_calls,
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(
+            f"Sync finished in {out['seconds']} s (run {out['run_id']}): {summary.created} created, "
+            f"{summary.updated} updated, {summary.unchanged} unchanged, {summary.skipped} skipped, "
+            f"{summary.failed} failed."
+        )
+    return EXIT_FAILED_RECORDS if summary.failed else EXIT_OK
+
+
+def _progress_line(ev: Any) -> None:
+    eta = f" ETA {ev.eta_s:.0f}s" if getattr(ev, "eta_s", None) else ""
+    sys.stderr.write(
+        f"\r\x1b[2K{ev.phase}: {ev.done}/{ev.total} · {ev.created} created · {ev.updated} updated · "
+        f"{ev.skipped} skipped · {ev.failed} failed{eta} {ev.message or ''}"[:200]
+    )
+    sys.stderr.flush()
+
+
+def cmd_sandbox(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
+    from dynsync_tui.sandbox import serve
+
+    if args.data is not None and not args.data.is_dir():
+        raise ConfigError(f"--data {args.data}: no such folder")
+    return serve(sandbox_home(paths, args.data), args.data, args.reset, port=args.port)
+
+
+def cmd_tui(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
+    from dynsync_tui.tui.app import create_app
+
+    cfg, cfg_path = resolve_config(args, paths)
+    with running_sandbox(paths, args.data, cfg.is_sandbox) as info:
+        sandbox_state: dict[str, Any] = {"info": info}
+
+        def connect(c: Config) -> Any:
+            if c.is_sandbox and sandbox_state["info"] is None:
+                raise ConfigError("the sandbox is not running: restart with dynsync --sandbox")
+            return _connect(c, paths, sandbox_state["info"], args.state)
+
+        app = create_app(config=cfg, config_path=cfg_path, paths=paths, connect=connect,
+                         sandbox_label="sandbox" if info is not None else None)
+        app.run()
+        return int(app.return_code or 0)
+
+
+COMMANDS: dict[str | None, Callable[[argparse.Namespace, paths_mod.Paths], int]] = {
+    None: cmd_tui, "preview": cmd_preview, "sync": cmd_sync, "sandbox": cmd_sandbox,
+}
+
+
+def error_code(exc: BaseException) -> int | None:
+    """Map an exception to an exit code (None: not one of ours, let it raise)."""
+    if isinstance(exc, CliError):
+        return exc.code
+    if isinstance(exc, ConfigError):
+        return EXIT_BAD_INPUT
+    names = {c.__name__ for c in type(exc).__mro__}
+    if names & {"SandboxDataError", "StateError", "MappingError", "ExportError"}:
+        return EXIT_BAD_INPUT
+    if "ConnectorError" in names:
+        return EXIT_CANNOT_CONNECT
+    if isinstance(exc, OSError):
+        return EXIT_CANNOT_CONNECT
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    paths = paths_mod.resolve()
+    paths.ensure()
+    try:
+        return COMMANDS[args.command](args, paths)
+    except KeyboardInterrupt:
+        print("dynsync: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one line, never a traceback
+        code = error_code(exc)
+        if code is None:
+            return _internal_error(exc, paths)
+        print(f"dynsync: {exc}", file=sys.stderr)
+        return code
+
+
+def _internal_error(exc: BaseException, paths: paths_mod.Paths) -> int:
+    """A bug: one line on screen, the traceback in the log folder (no secrets are in tracebacks)."""
+    import traceback
+
+    log = paths.log_dir / "crash.log"
+    try:
+        with open(log, "a", encoding="utf-8") as fh:
+            traceback.print_exception(exc, file=fh)
+        where = f" (details in {log})"
+    except OSError:
+        where = ""
+    print(f"dynsync: internal error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
+    return EXIT_INTERNAL

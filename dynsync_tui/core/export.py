@@ -1,0 +1,71 @@
+"""Preview output for people and scripts: the CSV export and the text summary."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from dynsync_tui.core.reasons import Verdict, sentence
+from dynsync_tui.core.records import RecordVerdict
+
+CSV_HEADER = ("entity", "id", "email", "raw_mobile", "e164", "verdict", "reason", "correction")
+
+
+class ExportError(ValueError):
+    """The export file could not be written (one line naming the file)."""
+
+
+def csv_row(v: RecordVerdict) -> tuple[str, ...]:
+    r = v.record
+    return (r.entity, r.id, v.email or "", r.mobile or "", v.e164 or "", v.verdict, v.reason or "",
+            v.correction)
+
+
+def write_csv(path: str | os.PathLike[str], verdicts: Iterable[RecordVerdict]) -> int:
+    """Write one row per record, atomically (temp file + rename). Returns the row count."""
+    p = Path(path)
+    if p.suffix.lower() != ".csv":
+        raise ExportError(f"--export {p}: the file name must end in .csv")
+    if not p.parent.is_dir():
+        raise ExportError(f"--export {p}: folder {p.parent} does not exist")
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_HEADER)
+    n = 0
+    for v in verdicts:
+        w.writerow(csv_row(v))
+        n += 1
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(buf.getvalue())
+        os.replace(tmp, p)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ExportError(f"--export {p}: cannot write ({exc.strerror})") from None
+    return n
+
+
+def summary_lines(summary: Any, label: str = "") -> list[str]:
+    """The preview as text: header, counts per verdict and reason with their sentences, flags."""
+    total = summary.total or 0
+    head = f"Preview of {total} records" + (f" on {label}" if label else "")
+    lines = [head + f" (phonenumbers {summary.phonenumbers})", ""]
+    width = max((len(k) for k in summary.counts), default=8)
+    order = [v.value for v in Verdict if v is not Verdict.SKIP]
+    keys = [k for k in order if k in summary.counts] + sorted(k for k in summary.counts if k not in order)
+    for code in keys:
+        n = summary.counts[code]
+        kind = code if code in order else "skip"
+        pct = f"{100 * n / total:5.1f}%" if total else "   - "
+        lines.append(f"  {kind:<9} {code:<{width}} {n:>8} {pct}  {sentence(code)}")
+    if getattr(summary, "flags", None):
+        lines += ["", "Flags on records that will be sent:"]
+        for code, n in sorted(summary.flags.items()):
+            lines.append(f"  {code:<{width + 10}} {n:>8}         {sentence(code)}")
+    return lines
