@@ -1,0 +1,422 @@
+"""Dataverse Web API client (read-only): metadata, paged reads, marketing lists, change tracking.
+
+Sync ``httpx.Client`` (the engine runs in a thread). Every request goes through
+:meth:`DataverseClient._get`: a fresh token per request (msal caches), the pause gate,
+401 → invalidate and retry once, 429 → honour Retry-After, bounded retries of 5xx/timeouts/resets
+that resend the SAME request. ``requests`` counts every HTTP request sent.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import quote
+
+import httpx
+
+from dynsync_tui.connectors import fetchxml
+from dynsync_tui.connectors.auth import TokenProvider, normalise_env_url
+from dynsync_tui.connectors.errors import (
+    ConnectorError, DeltaTokenExpiredError, PagingError, QueryError, ThrottledError, TransientError,
+    parse_dataverse_error,
+)
+from dynsync_tui.connectors.http import (
+    TRANSIENT_EXCEPTIONS, TRANSIENT_STATUSES, OnWait, Pacer, RetryPolicy, Sleep, make_client,
+    parse_retry_after,
+)
+
+API_PATH = "/api/data/v9.2/"
+DEFAULT_HEADERS = {"OData-MaxVersion": "4.0", "OData-Version": "4.0", "If-None-Match": "null"}
+FORMATTED = "OData.Community.Display.V1.FormattedValue"
+LOOKUP_TYPE = "Microsoft.Dynamics.CRM.lookuplogicalname"
+COOKIE = "Microsoft.Dynamics.CRM.fetchxmlpagingcookie"
+MORE = "Microsoft.Dynamics.CRM.morerecords"
+HIDDEN_TYPES = frozenset({"Virtual", "CalendarRules", "ManagedProperty", "PartyList", "EntityName"})
+TEXT_TYPES = frozenset({"String", "Memo"})
+MEMBER_TYPES = {1: "account", 2: "contact", 4: "lead"}
+SIMPLE_PAGING_LIMIT = 50_000
+_ODATA_SAFE = "$,()'=:/@;*"
+
+
+@dataclass(frozen=True, slots=True)
+class EntityInfo:
+    entity_set: str
+    primary_id: str
+    display_name: str
+    change_tracking: bool
+    logical_name: str = ""
+    primary_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    logical_name: str
+    display_name: str
+    type: str
+    is_text_like: bool
+    is_custom: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Relationship:
+    lookup: str  # the referencing column, e.g. parentcustomerid
+    nav: str  # the $expand navigation property, e.g. parentcustomerid_account
+    target: str  # the referenced table, e.g. account
+    target_key: str  # its primary key, e.g. accountid
+
+
+@dataclass(frozen=True, slots=True)
+class MarketingList:
+    id: str
+    name: str
+    dynamic: bool
+    member_type: str  # contact | account | lead ("" when unknown)
+    member_count: int | None
+    activated: bool | None  # None: no activation column chosen
+    eligible: bool
+    why: str  # why not eligible ("" when eligible)
+
+
+@dataclass(slots=True)
+class ChangePage:
+    """One page of a change-tracking read: changed/new rows, deleted ids, and on the last page
+    the deltaLink to store for next time."""
+
+    rows: list[dict[str, Any]]
+    deleted: list[str]
+    delta_link: str | None = None
+
+
+def odata_query(params: dict[str, str | None]) -> str:
+    """``$select=a,b&$filter=x%20eq%201``: keys literal, values percent-encoded (OData-safe)."""
+    return "&".join(f"{k}={quote(v, safe=_ODATA_SAFE)}" for k, v in params.items() if v)
+
+
+def expand_clause(expand: dict[str, list[str]] | None) -> str | None:
+    if not expand:
+        return None
+    return ",".join(f"{nav}($select={','.join(cols)})" if cols else nav for nav, cols in expand.items())
+
+
+def _label(obj: Any, fallback: str) -> str:
+    try:
+        return obj["UserLocalizedLabel"]["Label"] or fallback
+    except (KeyError, TypeError):
+        return fallback
+
+
+def _sort_key(a: Attribute) -> tuple[int, str]:
+    name = a.logical_name
+    if a.type == "String" and ("phone" in name or "mobile" in name):
+        group = 0
+    elif a.is_text_like:
+        group = 1
+    else:
+        group = 2
+    return group, a.display_name.lower()
+
+
+class DataverseClient:
+    def __init__(self, env_url: str, tokens: TokenProvider, *, ca_file: str | Path | None = None,
+                 page_size: int = 5000, on_wait: OnWait | None = None, sleep: Sleep | None = None,
+                 cancel: threading.Event | None = None, retry: RetryPolicy | None = None,
+                 throttle_attempts: int = 8, throttle_budget: float = 900.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        if not 1 <= page_size <= 5000:
+            raise QueryError(f"page_size {page_size}: Dataverse pages hold 1 to 5000 rows")
+        self.env_url = normalise_env_url(env_url)
+        self.base_url = self.env_url + API_PATH
+        self.tokens = tokens
+        self.page_size = page_size
+        self.pacer = Pacer(sleep=sleep, on_wait=on_wait, cancel=cancel)
+        self.retry = retry or RetryPolicy(attempts=5, base=1.0, cap=16.0)
+        self.throttle_attempts = throttle_attempts
+        self.throttle_budget = throttle_budget
+        self._http = make_client(self.base_url, ca_file=ca_file, headers=DEFAULT_HEADERS, transport=transport)
+        self._meta: dict[tuple[str, str], Any] = {}
+        self.requests = 0
+        self.pages = 0
+        self.throttled = 0
+
+    # ------------------------------------------------------------ plumbing
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "DataverseClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _get(self, url: str, *, prefer: str | None = None, what: str = "") -> httpx.Response:
+        """One logical GET (``url`` relative to the API root, or an absolute nextLink sent
+        verbatim), retried per the policy. Returns a 2xx/3xx response or raises."""
+        refreshed = False
+        transient = throttles = 0
+        throttle_wait = 0.0
+        while True:
+            self.pacer.at_gate()
+            headers = {"Authorization": f"Bearer {self.tokens.token()}"}
+            if prefer:
+                headers["Prefer"] = prefer
+            self.requests += 1
+            try:
+                resp = self._http.get(url, headers=headers)
+            except TRANSIENT_EXCEPTIONS as exc:
+                transient += 1
+                why = f"connection problem ({exc.__class__.__name__})"
+                if transient >= self.retry.attempts:
+                    raise TransientError(f"Dataverse unreachable after {transient} tries ({what or 'request'}): {why}",
+                                         service="Dataverse") from None
+                self.pacer.wait(self.retry.delay(transient), f"Dataverse {why}, retrying")
+                continue
+            status = resp.status_code
+            if status < 400:
+                return resp
+            if status == 401 and not refreshed:
+                refreshed = True
+                self.tokens.invalidate()
+                continue
+            if status == 429:
+                throttles += 1
+                self.throttled += 1
+                wait = parse_retry_after(resp.headers.get("Retry-After"))
+                if wait is None:
+                    wait = min(300.0, 5.0 * 2 ** (throttles - 1))
+                if throttles >= self.throttle_attempts or throttle_wait + wait > self.throttle_budget:
+                    err = parse_dataverse_error(resp, what=what)
+                    raise ThrottledError(f"Dataverse is still busy after {throttles} tries: {err.message}",
+                                         status=429, code=err.code, retry_after=wait,
+                                         request_id=err.request_id, service="Dataverse")
+                wait += random.uniform(0, min(1.0, wait * 0.1))
+                throttle_wait += wait
+                self.pacer.close_gate(wait, f"Dataverse is busy (throttled), resuming in {math.ceil(wait)} s")
+                continue
+            if status in TRANSIENT_STATUSES:
+                transient += 1
+                if transient < self.retry.attempts:
+                    self.pacer.wait(self.retry.delay(transient), f"Dataverse server error {status}, retrying")
+                    continue
+            raise parse_dataverse_error(resp, what=what)
+
+    def _json(self, url: str, *, prefer: str | None = None, what: str = "") -> dict[str, Any]:
+        resp = self._get(url, prefer=prefer, what=what)
+        try:
+            data = resp.json()
+        except (ValueError, UnicodeDecodeError):
+            raise ConnectorError(f"Dataverse sent a non-JSON answer ({what or url.split('?')[0]})",
+                                 status=resp.status_code, service="Dataverse") from None
+        if not isinstance(data, dict):
+            raise ConnectorError(f"Dataverse sent an unexpected answer ({what})", service="Dataverse")
+        return data
+
+    def _cached(self, kind: str, key: str, load: Any) -> Any:
+        if (kind, key) not in self._meta:
+            self._meta[(kind, key)] = load()
+        return self._meta[(kind, key)]
+
+    def refresh_metadata(self) -> None:
+        self._meta.clear()
+
+    # ------------------------------------------------------------ identity and metadata
+
+    def whoami(self) -> dict[str, Any]:
+        """``{UserId, BusinessUnitId, OrganizationId}``: the connection test."""
+        return self._json("WhoAmI", what="WhoAmI")
+
+    def entity(self, logical: str) -> EntityInfo:
+        def load() -> EntityInfo:
+            d = self._json(f"EntityDefinitions(LogicalName='{logical}')?$select=LogicalName,EntitySetName,"
+                           "PrimaryIdAttribute,PrimaryNameAttribute,DisplayName,ChangeTrackingEnabled",
+                           what=f"table {logical}")
+            return EntityInfo(d.get("EntitySetName") or "", d.get("PrimaryIdAttribute") or "",
+                              _label(d.get("DisplayName"), logical), bool(d.get("ChangeTrackingEnabled")),
+                              d.get("LogicalName") or logical, d.get("PrimaryNameAttribute") or "")
+        return self._cached("entity", logical, load)
+
+    def attributes(self, entity: str) -> list[Attribute]:
+        """Readable, user-facing columns: phone-like text first, then text, then the rest."""
+        def load() -> list[Attribute]:
+            d = self._json(f"EntityDefinitions(LogicalName='{entity}')/Attributes?$select=LogicalName,"
+                           "SchemaName,AttributeType,DisplayName,AttributeOf,IsValidForRead,IsCustomAttribute",
+                           what=f"columns of {entity}")
+            out = []
+            for a in d.get("value", []):
+                kind = a.get("AttributeType") or ""
+                if a.get("AttributeOf") or kind in HIDDEN_TYPES or a.get("IsValidForRead") is False:
+                    continue
+                name = a.get("LogicalName") or ""
+                out.append(Attribute(name, _label(a.get("DisplayName"), name), kind, kind in TEXT_TYPES,
+                                     bool(a.get("IsCustomAttribute"))))
+            return sorted(out, key=_sort_key)
+        return self._cached("attributes", entity, load)
+
+    def relationships(self, entity: str) -> list[Relationship]:
+        """Many-to-one relationships: a polymorphic lookup gives one row per target table."""
+        def load() -> list[Relationship]:
+            d = self._json(f"EntityDefinitions(LogicalName='{entity}')/ManyToOneRelationships?$select="
+                           "SchemaName,ReferencingAttribute,ReferencedEntity,ReferencedAttribute,"
+                           "ReferencingEntityNavigationPropertyName", what=f"lookups of {entity}")
+            rels = [Relationship(r.get("ReferencingAttribute") or "",
+                                 r.get("ReferencingEntityNavigationPropertyName") or "",
+                                 r.get("ReferencedEntity") or "", r.get("ReferencedAttribute") or "")
+                    for r in d.get("value", [])]
+            return sorted(rels, key=lambda r: (r.lookup, r.target))
+        return self._cached("relationships", entity, load)
+
+    def activation_columns(self) -> list[Attribute]:
+        """Boolean ``esc_`` columns of ``list``: candidates for "Activated for Email"."""
+        return [a for a in self.attributes("list") if a.type == "Boolean" and a.logical_name.startswith("esc_")]
+
+    # ------------------------------------------------------------ reading records
+
+    def iter_pages(self, entity_set: str, *, select: list[str], expand: dict[str, list[str]] | None = None,
+                   filter: str | None = None, orderby: str | None = None, page_size: int | None = None,
+                   annotations: bool = False) -> Iterator[list[dict[str, Any]]]:
+        """Yield pages of rows. Follows ``@odata.nextLink`` verbatim with the same Prefer; never
+        uses ``$top``; a nextLink seen twice raises PagingError."""
+        prefer = f"odata.maxpagesize={page_size or self.page_size}"
+        if annotations:
+            prefer += f',odata.include-annotations="{FORMATTED},{LOOKUP_TYPE}"'
+        query = odata_query({"$select": ",".join(select), "$expand": expand_clause(expand),
+                             "$filter": filter, "$orderby": orderby})
+        url: str | None = f"{entity_set}?{query}" if query else entity_set
+        seen: set[str] = set()
+        while url:
+            data = self._json(url, prefer=prefer, what=f"reading {entity_set}")
+            self.pages += 1
+            yield data.get("value") or []
+            url = data.get("@odata.nextLink")
+            if url is not None:
+                if url in seen:
+                    raise PagingError(f"Dataverse repeated a page link while reading {entity_set}; "
+                                      "stopped to avoid reading rows twice", service="Dataverse")
+                seen.add(url)
+
+    def count(self, entity_set: str, filter: str | None = None) -> int:
+        """Number of rows (``$count``; Dataverse caps it at 5000 on real orgs: a hint only)."""
+        q = odata_query({"$filter": filter})
+        resp = self._get(f"{entity_set}/$count" + (f"?{q}" if q else ""), what=f"counting {entity_set}")
+        try:
+            return int(resp.text.strip().lstrip("\ufeff"))
+        except ValueError:
+            raise ConnectorError(f"Dataverse sent a count that is not a number ({entity_set})",
+                                 service="Dataverse") from None
+
+    def iter_fetchxml(self, entity_set: str, fetch: str) -> Iterator[list[dict[str, Any]]]:
+        """Run FetchXML page by page with paging cookies (§8.4). Missing columns are missing keys."""
+        prefer = f'odata.include-annotations="{COOKIE},{MORE}"'
+        rows = 0
+        while True:
+            data = self._json(f"{entity_set}?fetchXml={quote(fetch, safe='')}", prefer=prefer,
+                              what=f"FetchXML on {entity_set}")
+            self.pages += 1
+            page = data.get("value") or []
+            rows += len(page)
+            yield page
+            if not data.get(f"@{MORE}"):
+                return
+            cookie = data.get(f"@{COOKIE}")
+            if not cookie and rows >= SIMPLE_PAGING_LIMIT:
+                raise PagingError(f"FetchXML on {entity_set}: no paging cookie and more than "
+                                  f"{SIMPLE_PAGING_LIMIT} rows", service="Dataverse")
+            fetch = fetchxml.next_page(fetch, cookie)
+
+    def iter_changes(self, entity_set: str, *, select: list[str], delta_link: str | None = None,
+                     page_size: int | None = None) -> Iterator[ChangePage]:
+        """Change tracking (§9.1): an initial read when ``delta_link`` is None, else the changes
+        since it. The last page carries the new deltaLink; a rejected stored deltaLink raises
+        DeltaTokenExpiredError (the caller reads the table in full)."""
+        prefer = f"odata.track-changes,odata.maxpagesize={page_size or self.page_size}"
+        url: str | None = delta_link or f"{entity_set}?{odata_query({'$select': ','.join(select)})}"
+        seen: set[str] = set()
+        while url:
+            try:
+                data = self._json(url, prefer=prefer, what=f"changes of {entity_set}")
+            except ConnectorError as exc:
+                if delta_link and url == delta_link and exc.status in (400, 404, 410):
+                    raise DeltaTokenExpiredError(f"the stored change token for {entity_set} has expired; "
+                                                 "a full read is needed", status=exc.status, code=exc.code,
+                                                 service="Dataverse") from None
+                raise
+            self.pages += 1
+            rows, deleted = [], []
+            for row in data.get("value") or []:
+                if str(row.get("@odata.context", "")).endswith("$deletedEntity") or row.get("reason") == "deleted":
+                    if row.get("id"):
+                        deleted.append(row["id"])
+                else:
+                    rows.append(row)
+            nxt, delta = data.get("@odata.nextLink"), data.get("@odata.deltaLink")
+            if not nxt and not delta:
+                raise PagingError(f"changes of {entity_set}: the last page has no deltaLink; "
+                                  "the stored token is kept", service="Dataverse")
+            yield ChangePage(rows, deleted, None if nxt else delta)
+            if nxt and nxt in seen:
+                raise PagingError(f"Dataverse repeated a page link while reading changes of {entity_set}",
+                                  service="Dataverse")
+            if nxt:
+                seen.add(nxt)
+            url = nxt
+
+    # ------------------------------------------------------------ marketing lists
+
+    def lists(self, activation_column: str = "") -> list[MarketingList]:
+        """Active marketing lists with their eligibility: dynamic and activated for email."""
+        select = ["listid", "listname", "type", "createdfromcode", "membercount", "statecode"]
+        if activation_column:
+            select.append(activation_column)
+        out = []
+        for page in self.iter_pages("lists", select=select, filter="statecode eq 0",
+                                    orderby="listname asc,listid asc", page_size=500):
+            for row in page:
+                out.append(_marketing_list(row, activation_column))
+        return out
+
+    def list_member_ids(self, lst: MarketingList, page_size: int | None = None) -> set[str]:
+        """Ids of the list's members: static lists through ``listmembers``, dynamic lists by
+        running the list's FetchXML (ids only) with paging cookies."""
+        if not lst.member_type:
+            raise QueryError(f"list {lst.name!r}: unknown member type", service="Dataverse")
+        if not lst.dynamic:
+            ids: set[str] = set()
+            for page in self.iter_pages("listmembers", select=["_entityid_value"],
+                                        filter=f"_listid_value eq {lst.id}", page_size=page_size):
+                ids.update(r["_entityid_value"] for r in page if r.get("_entityid_value"))
+            return ids
+        info = self.entity(lst.member_type)
+        row = self._json(f"lists({lst.id})?$select=query", what=f"query of list {lst.name!r}")
+        if not row.get("query"):
+            raise QueryError(f"dynamic list {lst.name!r} has no query", service="Dataverse")
+        fetch = fetchxml.rewrite_for_members(row["query"], entity=lst.member_type, primary_id=info.primary_id,
+                                             page_size=page_size or self.page_size, what=f"list {lst.name!r}")
+        return {r[info.primary_id] for page in self.iter_fetchxml(info.entity_set, fetch)
+                for r in page if r.get(info.primary_id)}
+
+
+def _marketing_list(row: dict[str, Any], activation_column: str) -> MarketingList:
+    dynamic = bool(row.get("type"))
+    member_type = MEMBER_TYPES.get(row.get("createdfromcode") or 0, "")
+    activated = bool(row.get(activation_column)) if activation_column else None
+    if not member_type:
+        why = "Its members are neither contacts, accounts nor leads."
+    elif not dynamic:
+        why = "Static list: only dynamic lists sync, as with the Dotdigital connector."
+    elif activated is False:
+        why = "Not activated for email: set 'Activated for Email' to Yes on the list in Dynamics."
+    else:
+        why = ""
+    count = row.get("membercount")
+    return MarketingList(str(row.get("listid") or ""), str(row.get("listname") or ""), dynamic, member_type,
+                         count if isinstance(count, int) else None, activated, not why, why)
+
+
+__all__ = [
+    "API_PATH", "Attribute", "ChangePage", "DataverseClient", "EntityInfo", "MarketingList", "Relationship",
+    "expand_clause", "odata_query",
+]

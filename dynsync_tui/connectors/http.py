@@ -1,0 +1,167 @@
+"""HTTP plumbing shared by the connectors: the client factory, TLS trust, and the retry policy.
+
+Waiting is done through a :class:`Pacer`: one place that closes a pause gate on a 429, sleeps
+with backoff and jitter, tells the caller (``on_wait(seconds, why)``) so the UI can show
+"throttled, resuming in N s", and stops promptly when a cancel event is set.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import httpx
+
+from dynsync_tui import __version__
+from dynsync_tui.connectors.errors import Cancelled, ConnectorError
+
+USER_AGENT = f"dynsync/{__version__}"
+# The server gives up on a request after ~2 minutes: the read timeout must exceed 120 s.
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=130.0, write=30.0, pool=30.0)
+TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+TRANSIENT_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+OnWait = Callable[[float, str], None]
+Sleep = Callable[[float], None]
+
+
+def ssl_context(ca_file: str | Path) -> ssl.SSLContext:
+    """A TLS context that trusts exactly the certificate(s) in ``ca_file`` and nothing else."""
+    path = Path(ca_file)
+    if not path.is_file():
+        raise ConnectorError(f"CA file {path}: not found (it is written when the sandbox starts)")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_verify_locations(cafile=str(path))
+    except (ssl.SSLError, OSError) as exc:
+        raise ConnectorError(f"CA file {path}: not a PEM certificate ({exc.__class__.__name__})") from None
+    return ctx
+
+
+def make_client(base_url: str, *, ca_file: str | Path | None = None,
+                timeout: httpx.Timeout | float | None = None, auth: httpx.Auth | tuple | None = None,
+                headers: dict[str, str] | None = None,
+                transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """An ``httpx.Client`` for one service. With ``ca_file`` it trusts only that certificate;
+    without, the system's default trust store. Never touches global SSL state.
+    ``transport`` is for tests (``httpx.MockTransport``)."""
+    verify: ssl.SSLContext | bool = ssl_context(ca_file) if ca_file else True
+    merged = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    merged.update(headers or {})
+    return httpx.Client(base_url=base_url, verify=verify, timeout=timeout or DEFAULT_TIMEOUT,
+                        auth=auth, headers=merged, follow_redirects=False,
+                        transport=transport)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta seconds or an HTTP date. None if
+    absent or unreadable; never negative."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff with jitter: base, base*factor, ... capped at ``cap``."""
+
+    attempts: int = 5  # tries in all, the first included
+    base: float = 1.0
+    factor: float = 2.0
+    cap: float = 60.0
+    jitter: float = 0.25  # up to this fraction is added at random
+
+    def delay(self, retry: int, rng: Callable[[], float] = random.random) -> float:
+        """The wait before retry number ``retry`` (1 = the first retry)."""
+        d = min(self.cap, self.base * self.factor ** max(0, retry - 1))
+        return d + d * self.jitter * rng()
+
+
+class Pacer:
+    """Waits on behalf of one connector: a pause gate shared by its threads, cancel-aware sleep.
+
+    ``sleep`` may be injected (tests pass a recorder); the default sleeps on the cancel event so
+    a cancel interrupts the wait at once. ``on_wait(seconds, why)`` is called before each wait.
+    """
+
+    def __init__(self, *, sleep: Sleep | None = None, on_wait: OnWait | None = None,
+                 cancel: threading.Event | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._sleep = sleep
+        self.on_wait = on_wait
+        self.cancel = cancel
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._gate_until = 0.0
+        self._gate_why = ""
+        self.waits = 0
+        self.total_wait = 0.0
+
+    def check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled("Cancelled while waiting")
+
+    def wait(self, seconds: float, why: str) -> None:
+        """Sleep ``seconds`` (announced through on_wait), stopping early on cancel."""
+        self.check_cancel()
+        if seconds <= 0:
+            return
+        self.waits += 1
+        self.total_wait += seconds
+        if self.on_wait is not None:
+            self.on_wait(seconds, why)
+        if self._sleep is not None:
+            self._sleep(seconds)
+        elif self.cancel is not None:
+            if self.cancel.wait(seconds):
+                raise Cancelled("Cancelled while waiting")
+        else:
+            time.sleep(seconds)
+        self.check_cancel()
+
+    def close_gate(self, seconds: float, why: str) -> None:
+        """Hold every request of this connector for ``seconds`` from now."""
+        with self._lock:
+            until = self._clock() + seconds
+            if until > self._gate_until:
+                self._gate_until, self._gate_why = until, why
+
+    def at_gate(self) -> None:
+        """Called before each request: wait while the gate is closed."""
+        with self._lock:
+            until, why = self._gate_until, self._gate_why
+            remaining = until - self._clock()
+        if remaining <= 0:
+            self.check_cancel()
+            return
+        self.wait(remaining, why)
+        with self._lock:  # served: an injected sleep moves no clock, so open it explicitly
+            if self._gate_until == until:
+                self._gate_until = 0.0
+
+
+__all__ = [
+    "DEFAULT_TIMEOUT", "OnWait", "Pacer", "RetryPolicy", "Sleep", "TRANSIENT_EXCEPTIONS",
+    "TRANSIENT_STATUSES", "USER_AGENT", "make_client", "parse_retry_after", "ssl_context",
+]
