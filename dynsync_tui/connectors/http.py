@@ -8,6 +8,7 @@ with backoff and jitter, tells the caller (``on_wait(seconds, why)``) so the UI 
 from __future__ import annotations
 
 import email.utils
+import importlib.metadata
 import random
 import ssl
 import threading
@@ -18,10 +19,17 @@ from typing import Callable
 
 import httpx
 
-from dynsync_tui import __version__
 from dynsync_tui.connectors.errors import Cancelled, ConnectorError
 
-USER_AGENT = f"dynsync/{__version__}"
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("dynsync")
+    except importlib.metadata.PackageNotFoundError:
+        return "0"
+
+
+USER_AGENT = f"dynsync/{_version()}"
 # The server gives up on a request after ~2 minutes: the read timeout must exceed 120 s.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=130.0, write=30.0, pool=30.0)
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
@@ -118,27 +126,34 @@ class Pacer:
         self.waits = 0
         self.total_wait = 0.0
 
-    def check_cancel(self) -> None:
-        if self.cancel is not None and self.cancel.is_set():
-            raise Cancelled("Cancelled while waiting")
+    def check_cancel(self, cancel: threading.Event | None = None) -> None:
+        for ev in (self.cancel, cancel):
+            if ev is not None and ev.is_set():
+                raise Cancelled("Cancelled while waiting")
 
-    def wait(self, seconds: float, why: str) -> None:
-        """Sleep ``seconds`` (announced through on_wait), stopping early on cancel."""
-        self.check_cancel()
+    def wait(self, seconds: float, why: str, *, cancel: threading.Event | None = None,
+             announce: bool = True) -> None:
+        """Sleep ``seconds`` (announced through on_wait unless ``announce`` is False), stopping
+        early when this pacer's cancel event, or the one passed, is set."""
+        self.check_cancel(cancel)
         if seconds <= 0:
             return
         self.waits += 1
         self.total_wait += seconds
-        if self.on_wait is not None:
+        if announce and self.on_wait is not None:
             self.on_wait(seconds, why)
+        events = [ev for ev in (self.cancel, cancel) if ev is not None]
         if self._sleep is not None:
             self._sleep(seconds)
-        elif self.cancel is not None:
-            if self.cancel.wait(seconds):
-                raise Cancelled("Cancelled while waiting")
+        elif len(events) == 1:
+            events[0].wait(seconds)
+        elif events:  # two events: wake on either, in short slices
+            deadline = time.monotonic() + seconds
+            while not any(ev.is_set() for ev in events) and (left := deadline - time.monotonic()) > 0:
+                events[0].wait(min(left, 0.1))
         else:
             time.sleep(seconds)
-        self.check_cancel()
+        self.check_cancel(cancel)
 
     def close_gate(self, seconds: float, why: str) -> None:
         """Hold every request of this connector for ``seconds`` from now."""
