@@ -1,0 +1,319 @@
+"""The sync engine: read CRM pages, ask core for verdicts, send the eligible records to
+Dotdigital in journaled bulk imports, poll them, record every outcome, report progress.
+
+A run killed at any point resumes: batches whose import was started are polled to their end
+and applied before anything new is sent; batches journaled but never started are dropped
+(their records were not marked, so they are classified and sent again — an import is an
+upsert matched by email, so this cannot create duplicates).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dynsync_tui.core import plan as plan_mod
+from dynsync_tui.core.config import Config, to_dict
+from dynsync_tui.core.mappings import IDENTIFIER_LABELS
+from dynsync_tui.core.records import CrmRecord, PriorState, RecordVerdict
+from dynsync_tui.core.reasons import Verdict
+from dynsync_tui.sync.events import Progress, Rate, Throttle
+from dynsync_tui.sync.imports import ImportRunner, InFlight, PollPolicy
+from dynsync_tui.sync.services import Services
+from dynsync_tui.sync.state import Outcome
+
+SENT = (Verdict.CREATE.value, Verdict.UPDATE.value)
+
+
+def _verdicts_module() -> Any:
+    from dynsync_tui.core import verdicts
+
+    return verdicts
+
+
+@dataclass
+class Preview:
+    verdicts: list[RecordVerdict]
+    summary: Any  # core.verdicts.Summary
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    dataverse_requests: int = 0
+    dotdigital_calls: int = 0
+    status: str = "ok"  # ok | cancelled | error
+    resumed_batches: int = 0
+    failure_codes: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["seconds"] = round(self.seconds, 2)
+        return d
+
+
+def _attr(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _count(obj: Any, name: str) -> int:
+    return int(getattr(obj, name, 0) or 0)
+
+
+class Engine:
+    def __init__(self, config: Config, services: Services, *,
+                 on_event: Callable[[Progress], None] | None = None,
+                 cancel: threading.Event | None = None,
+                 poll: PollPolicy | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.services = services
+        self.cancel = cancel or threading.Event()
+        self.clock = clock
+        self.poll = poll or PollPolicy()
+        self._emit = Throttle(on_event, clock=clock)
+        self._rate = Rate(clock)
+        self.progress = Progress("reading")
+        self.list_ids: dict[str, int] = {}  # Dynamics list id → Dotdigital list id
+        self.setup_calls = 0  # Dotdigital calls spent on data fields and lists
+
+    # ------------------------------------------------------------ events
+
+    def _update(self, force: bool = False, **changes: Any) -> None:
+        p = dataclasses.replace(self.progress, **changes)
+        if p.phase in ("sending", "waiting"):
+            p = self._rate.apply(p)
+        self.progress = p
+        self._emit(p, force=force)
+
+    def _cancelled(self) -> bool:
+        return self.cancel.is_set()
+
+    # ------------------------------------------------------------ reading
+
+    def _memberships(self) -> dict[str, set[str]]:
+        """Selected list id → member record ids (consent by lists only)."""
+        consent = self.config.consent
+        if consent.mode != "lists" or not consent.lists:
+            return {}
+        dv = self.services.dataverse
+        wanted = {s.dynamics_list_id.lower(): s for s in consent.lists}
+        found = {}
+        for lst in dv.lists(activation_column=self.config.dynamics.activation_column):
+            lid = str(_attr(lst, "listid") or _attr(lst, "id") or "").lower()
+            if lid in wanted:
+                found[lid] = lst
+        out: dict[str, set[str]] = {}
+        for lid, sel in wanted.items():
+            if lid not in found:
+                raise plan_mod.PlanError(
+                    f"{self.config.source}: [[consent.lists]] {sel.name or sel.dynamics_list_id}: "
+                    "no such active marketing list in Dynamics")
+            out[sel.dynamics_list_id] = {str(i).lower() for i in dv.list_member_ids(found[lid])}
+        return out
+
+    def read_records(self) -> list[CrmRecord]:
+        """Every in-scope row of every mapped entity, as CrmRecords (deduplicated by key)."""
+        self._update(phase="reading", done=0, total=0, message="", force=True)
+        members = self._memberships()
+        seen: dict[tuple[str, str], CrmRecord] = {}
+        for ep in plan_mod.build_plan(self.config):
+            for page in self.services.dataverse.iter_pages(ep.entity_set, **ep.query()):
+                for row in page:
+                    rid = str(row.get(ep.primary_key, "")).lower()
+                    lists = tuple(lid for lid, ids in members.items() if rid in ids)
+                    rec = plan_mod.row_to_record(ep, row, lists)
+                    seen[(rec.entity, rec.id)] = rec
+                self._update(done=len(seen), message=ep.entity_set)
+                if self._cancelled():
+                    return list(seen.values())
+        return list(seen.values())
+
+    # ------------------------------------------------------------ verdicts
+
+    def _settings(self, config: Config) -> Any:
+        return _verdicts_module().VerdictSettings.from_config(config)
+
+    def classify(self, records: list[CrmRecord], prior: dict[tuple[str, str], PriorState],
+                 config: Config | None = None) -> list[RecordVerdict]:
+        vm = _verdicts_module()
+        verdicts = vm.classify(records, prior, self._settings(config or self.config))
+        for v in verdicts:  # list membership, when core left it to us
+            if v.payload is not None and v.record.lists and "lists" not in v.payload:
+                ids = sorted({self.list_ids[lid] for lid in v.record.lists if lid in self.list_ids})
+                if ids:
+                    v.payload["lists"] = ids
+        return verdicts
+
+    def preview(self) -> Preview:
+        records = self.read_records()
+        self._update(phase="checking", total=len(records), done=0, force=True)
+        verdicts = self.classify(records, self.services.state.prior(self.services.env_key))
+        summary = _verdicts_module().summarize(verdicts)
+        self._update(phase="done", done=len(verdicts), message="preview", force=True)
+        return Preview(verdicts, summary)
+
+    # ------------------------------------------------------------ Dotdigital setup
+
+    def ensure_remote(self) -> Config:
+        """Create missing data fields and lists in Dotdigital; return the config with the
+        lists' Dotdigital ids filled in."""
+        dd = self.services.dotdigital
+        before = _count(dd, "calls")
+        labels = []
+        for m in self.config.mappings:
+            if m.label not in IDENTIFIER_LABELS and m.label.upper() not in (x.upper() for x in labels):
+                labels.append(m.label)
+        if labels:
+            have = {str(f.get("name", "")).upper() for f in dd.data_fields()}
+            for label in labels:
+                if label.upper() not in have:
+                    dd.create_data_field(label, "String")
+        cfg = self.config
+        if cfg.consent.mode == "lists" and cfg.consent.lists:
+            books = None
+            resolved = []
+            for sel in cfg.consent.lists:
+                dd_id = sel.dotdigital_list_id
+                if dd_id is None:
+                    name = sel.dotdigital_list_name or sel.name or f"Dynamics {sel.dynamics_list_id}"
+                    if books is None:
+                        books = {str(b.get("name", "")).lower(): b for b in dd.address_books()}
+                    book = books.get(name.lower()) or dd.create_address_book(name)
+                    books[name.lower()] = book
+                    dd_id = int(book["id"])
+                self.list_ids[sel.dynamics_list_id] = dd_id
+                resolved.append(dataclasses.replace(sel, dotdigital_list_id=dd_id))
+            cfg = dataclasses.replace(cfg, consent=dataclasses.replace(cfg.consent, lists=resolved))
+        self.setup_calls += _count(dd, "calls") - before
+        return cfg
+
+    # ------------------------------------------------------------ sync
+
+    def _runner(self, on_done: Callable[[InFlight, list[Outcome]], None]) -> ImportRunner:
+        return ImportRunner(self.services.dotdigital, self.services.state, self.services.env_key,
+                            max_in_flight=self.config.sync.imports_in_flight, policy=self.poll,
+                            cancel=self.cancel, clock=self.clock, on_done=on_done,
+                            on_tick=lambda: self._update())
+
+    def resume(self) -> int:
+        """Finish what a killed run left in flight. Returns the number of batches resumed."""
+        st, env = self.services.state, self.services.env_key
+        st.mark_interrupted(env)
+        runner = self._runner(lambda job, outcomes: None)
+        resumed = 0
+        for b in st.open_batches(env):
+            if b.import_id:
+                runner.track(b.run_id, b.batch_no, b.keys, b.import_id)
+                resumed += 1
+            else:
+                st.abandon_batch(b.run_id, b.batch_no)
+        if resumed:
+            self._update(phase="waiting", message=f"finishing {resumed} batch(es) of an interrupted run",
+                         force=True)
+        runner.drain()
+        return resumed
+
+    def sync(self, full: bool = False) -> RunSummary:
+        t0 = self.clock()
+        st, env = self.services.state, self.services.env_key
+        dv, dd = self.services.dataverse, self.services.dotdigital
+        dv0, dd0 = _count(dv, "requests"), _count(dd, "calls")
+        resumed = self.resume()
+        vm = _verdicts_module()
+        run_id = st.start_run(env, {"config": to_dict(self.config), "full": full},
+                              str(getattr(vm, "PHONENUMBERS_VERSION", "")) or _pn_version())
+        summary = RunSummary(run_id, resumed_batches=resumed)
+        status = "error"
+        try:
+            if self._cancelled():
+                status = "cancelled"
+                return summary
+            cfg = self.ensure_remote()
+            records = self.read_records()
+            if self._cancelled():
+                status = "cancelled"
+                return summary
+            self._update(phase="checking", total=len(records), done=0, message="", force=True)
+            prior = st.prior(env)
+            if full:
+                prior = {k: dataclasses.replace(p, field_hash=None) for k, p in prior.items()}
+            verdicts = self.classify(records, prior, cfg)
+            self._send(run_id, verdicts, summary)
+            status = "cancelled" if self._cancelled() else "ok"
+            return summary
+        finally:
+            summary.status = status
+            summary.seconds = self.clock() - t0
+            summary.dataverse_requests = _count(dv, "requests") - dv0
+            summary.dotdigital_calls = _count(dd, "calls") - dd0
+            counts = {k: getattr(summary, k) for k in
+                      ("created", "updated", "unchanged", "skipped", "failed")}
+            counts["failure_codes"] = summary.failure_codes
+            st.finish_run(run_id, status, counts, dataverse_requests=summary.dataverse_requests,
+                          dotdigital_calls=summary.dotdigital_calls)
+            self._update(phase="done", message=status, force=True)
+
+    def _send(self, run_id: int, verdicts: list[RecordVerdict], summary: RunSummary) -> None:
+        st, env = self.services.state, self.services.env_key
+        to_send = [v for v in verdicts if v.verdict in SENT and v.payload is not None]
+        # Records Dotdigital rejected last time go first.
+        to_send.sort(key=lambda v: 0 if (v.prior and v.prior.outcome == "failed") else 1)
+        rest = []
+        for v in verdicts:
+            if v.verdict in SENT and v.payload is not None:
+                continue
+            if v.verdict == Verdict.UNCHANGED.value:
+                summary.unchanged += 1
+                rest.append(Outcome(v.record.entity, v.record.id, "unchanged", v.reason))
+            else:
+                summary.skipped += 1
+                rest.append(Outcome(v.record.entity, v.record.id, "skip", v.reason))
+        st.record_outcomes(env, run_id, rest)
+        done = len(rest)
+        self._update(phase="sending", done=done, total=len(verdicts), unchanged=summary.unchanged,
+                     skipped=summary.skipped, force=True)
+        self._rate.restart(done)
+
+        def on_done(job: InFlight, outcomes: list[Outcome]) -> None:
+            for o in outcomes:
+                if o.outcome == "created":
+                    summary.created += 1
+                elif o.outcome == "updated":
+                    summary.updated += 1
+                else:
+                    summary.failed += 1
+                    for code in o.failure_codes:
+                        summary.failure_codes[code] = summary.failure_codes.get(code, 0) + 1
+            self._update(done=self.progress.done + len(outcomes), created=summary.created,
+                         updated=summary.updated, failed=summary.failed)
+
+        runner = self._runner(on_done)
+        for no, chunk in enumerate(plan_mod.batches(to_send, self.config.sync.batch_size), 1):
+            if self._cancelled():
+                break
+            runner.send(run_id, no, chunk)
+        if not self._cancelled():
+            self._update(phase="waiting", force=True)
+        runner.drain()
+
+
+def _pn_version() -> str:
+    try:
+        import phonenumbers
+
+        return str(phonenumbers.__version__)
+    except Exception:  # pragma: no cover
+        return ""
+
+
+__all__ = ["Engine", "Preview", "RunSummary"]

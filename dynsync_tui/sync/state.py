@@ -1,0 +1,360 @@
+"""The sync state: one SQLite file (0600, WAL, one writer) per user.
+
+Per CRM record (keyed by environment, entity, id): the Dotdigital contact id, the email and
+mobile last sent, the field hash, the last outcome and reason. Per run: start/end, settings
+snapshot (never secrets), counts, phonenumbers version, request counts; per run and record:
+the verdict. A journal of import batches makes a killed run resumable: a batch is written
+``pending`` before its PUT, ``sent`` with its import id right after, ``done`` once its
+results are applied to the records (in the same transaction).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dynsync_tui.core.records import PriorState
+
+SCHEMA_VERSION = 1
+SECRET_WORDS = ("secret", "password", "token", "credential")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    env_key TEXT NOT NULL, entity TEXT NOT NULL, id TEXT NOT NULL,
+    contact_id INTEGER, email TEXT, mobile TEXT, field_hash TEXT,
+    outcome TEXT, reason TEXT, failure_codes TEXT, sms_opted_out INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (env_key, entity, id)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, env_key TEXT NOT NULL,
+    started TEXT NOT NULL, finished TEXT, status TEXT NOT NULL,
+    settings TEXT NOT NULL DEFAULT '{}', counts TEXT NOT NULL DEFAULT '{}',
+    phonenumbers TEXT NOT NULL DEFAULT '', dataverse_requests INTEGER NOT NULL DEFAULT 0,
+    dotdigital_calls INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS run_records (
+    run_id INTEGER NOT NULL, entity TEXT NOT NULL, id TEXT NOT NULL,
+    verdict TEXT NOT NULL, reason TEXT, failure_codes TEXT,
+    PRIMARY KEY (run_id, entity, id)
+);
+CREATE TABLE IF NOT EXISTS batches (
+    run_id INTEGER NOT NULL, batch_no INTEGER NOT NULL, keys TEXT NOT NULL,
+    payload_hash TEXT NOT NULL, import_id TEXT, status TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, batch_no)
+);
+CREATE INDEX IF NOT EXISTS batches_status ON batches (status);
+"""
+
+
+class StateError(RuntimeError):
+    """A state-file problem, as one line naming the file."""
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one record's sync came to, ready to store.
+
+    ``sent`` carries what was sent and accepted (email, mobile, field hash, contact id);
+    a failure or skip leaves the last accepted values in place.
+    """
+
+    entity: str
+    id: str
+    outcome: str  # created | updated | unchanged | skip | failed
+    reason: str | None = None
+    failure_codes: tuple[str, ...] = ()
+    contact_id: int | None = None
+    email: str | None = None
+    mobile: str | None = None
+    field_hash: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome in ("created", "updated")
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    id: int
+    env_key: str
+    started: str
+    finished: str | None
+    status: str
+    settings: dict[str, Any]
+    counts: dict[str, Any]
+    phonenumbers: str
+    dataverse_requests: int
+    dotdigital_calls: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    run_id: int
+    batch_no: int
+    keys: list[dict[str, Any]]
+    payload_hash: str
+    import_id: str | None
+    status: str
+
+
+def scrub(settings: Any) -> Any:
+    """A copy of a settings snapshot with anything secret-looking left out."""
+    if isinstance(settings, dict):
+        return {k: scrub(v) for k, v in settings.items()
+                if not any(w in str(k).lower() for w in SECRET_WORDS)}
+    if isinstance(settings, list):
+        return [scrub(v) for v in settings]
+    return settings
+
+
+class StateStore:
+    """The SQLite state file. Thread-safe by a lock: one writer at a time."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._db = self._open()
+
+    # ------------------------------------------------------------ opening
+
+    def _open(self) -> sqlite3.Connection:
+        p = self.path
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not p.exists():
+                fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+                os.close(fd)
+            os.chmod(p, 0o600)
+            db = sqlite3.connect(p, check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StateError(f"{p}: cannot open the state file ({exc})") from None
+        try:
+            found = self._version(db)
+            if found is not None and found > SCHEMA_VERSION:
+                db.close()
+                raise StateError(
+                    f"{p}: state file is from a newer dynsync (schema {found}, this one "
+                    f"knows {SCHEMA_VERSION}); upgrade dynsync or use --state with another file"
+                )
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=5000")
+            db.executescript(_SCHEMA)
+            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                       (str(SCHEMA_VERSION),))
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise StateError(f"{p}: not a dynsync state file ({exc})") from None
+        for suffix in ("-wal", "-shm"):
+            side = Path(str(p) + suffix)
+            if side.exists():
+                os.chmod(side, 0o600)
+        return db
+
+    @staticmethod
+    def _version(db: sqlite3.Connection) -> int | None:
+        has_meta = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+        if not has_meta:
+            return None
+        row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        try:
+            return int(row[0]) if row else None
+        except ValueError:
+            return None
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return self._version(self._db) or SCHEMA_VERSION
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # ------------------------------------------------------------ records
+
+    def prior(self, env_key: str) -> dict[tuple[str, str], PriorState]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT entity, id, contact_id, email, mobile, field_hash, outcome, reason, "
+                "sms_opted_out FROM records WHERE env_key=?", (env_key,)).fetchall()
+        return {(r[0], r[1]): PriorState(r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]))
+                for r in rows}
+
+    def failure_codes(self, env_key: str) -> dict[tuple[str, str], tuple[str, ...]]:
+        """The Dotdigital failure codes of records whose last outcome was a failure."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT entity, id, failure_codes FROM records WHERE env_key=? AND outcome='failed'",
+                (env_key,)).fetchall()
+        return {(r[0], r[1]): tuple(json.loads(r[2] or "[]")) for r in rows}
+
+    def _write_outcomes(self, db: sqlite3.Connection, env_key: str, run_id: int | None,
+                        outcomes: Iterable[Outcome]) -> None:
+        stamp = now_iso()
+        accepted, other, run_rows = [], [], []
+        for o in outcomes:
+            codes = json.dumps(list(o.failure_codes)) if o.failure_codes else None
+            if o.accepted:
+                accepted.append((env_key, o.entity, o.id, o.contact_id, o.email, o.mobile,
+                                 o.field_hash, o.outcome, o.reason, stamp))
+            else:
+                other.append((env_key, o.entity, o.id, o.outcome, o.reason, codes, stamp))
+            if run_id is not None:
+                run_rows.append((run_id, o.entity, o.id, o.outcome, o.reason, codes))
+        db.executemany(
+            "INSERT INTO records (env_key, entity, id, contact_id, email, mobile, field_hash, "
+            "outcome, reason, failure_codes, updated_at) VALUES (?,?,?,?,?,?,?,?,?,NULL,?) "
+            "ON CONFLICT (env_key, entity, id) DO UPDATE SET "
+            "contact_id=COALESCE(excluded.contact_id, records.contact_id), email=excluded.email, "
+            "mobile=COALESCE(excluded.mobile, records.mobile), field_hash=excluded.field_hash, "
+            "outcome=excluded.outcome, reason=excluded.reason, failure_codes=NULL, "
+            "updated_at=excluded.updated_at", accepted)
+        # A failure forgets the hash (so the record is sent again); a skip or an unchanged
+        # record keeps what was last accepted.
+        db.executemany(
+            "INSERT INTO records (env_key, entity, id, outcome, reason, failure_codes, updated_at) "
+            "VALUES (?,?,?,?,?,?,?) ON CONFLICT (env_key, entity, id) DO UPDATE SET "
+            "outcome=excluded.outcome, reason=excluded.reason, "
+            "failure_codes=excluded.failure_codes, updated_at=excluded.updated_at, "
+            "field_hash=CASE WHEN excluded.outcome='failed' THEN NULL ELSE records.field_hash END",
+            other)
+        db.executemany(
+            "INSERT OR REPLACE INTO run_records (run_id, entity, id, verdict, reason, failure_codes) "
+            "VALUES (?,?,?,?,?,?)", run_rows)
+
+    def record_outcomes(self, env_key: str, run_id: int | None, outcomes: Iterable[Outcome]) -> None:
+        with self._tx() as db:
+            self._write_outcomes(db, env_key, run_id, outcomes)
+
+    def set_sms_opted_out(self, env_key: str, keys: Iterable[tuple[str, str]], value: bool = True) -> None:
+        with self._tx() as db:
+            db.executemany("UPDATE records SET sms_opted_out=? WHERE env_key=? AND entity=? AND id=?",
+                           [(int(value), env_key, e, i) for e, i in keys])
+
+    # ------------------------------------------------------------ runs
+
+    def start_run(self, env_key: str, settings: dict[str, Any], phonenumbers: str = "") -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO runs (env_key, started, status, settings, phonenumbers) "
+                "VALUES (?,?,?,?,?)",
+                (env_key, now_iso(), "running", json.dumps(scrub(settings), default=str), phonenumbers))
+            return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, status: str, counts: dict[str, Any], *,
+                   dataverse_requests: int = 0, dotdigital_calls: int = 0) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET finished=?, status=?, counts=?, dataverse_requests=?, "
+                "dotdigital_calls=? WHERE id=?",
+                (now_iso(), status, json.dumps(counts), dataverse_requests, dotdigital_calls, run_id))
+
+    def runs(self, env_key: str | None = None) -> list[RunRow]:
+        sql = ("SELECT id, env_key, started, finished, status, settings, counts, phonenumbers, "
+               "dataverse_requests, dotdigital_calls FROM runs")
+        args: tuple[Any, ...] = ()
+        if env_key is not None:
+            sql += " WHERE env_key=?"
+            args = (env_key,)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY id DESC", args).fetchall()
+        return [RunRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]),
+                       r[7], r[8], r[9]) for r in rows]
+
+    def run_records(self, run_id: int) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT entity, id, verdict, reason, failure_codes FROM run_records "
+                "WHERE run_id=? ORDER BY entity, id", (run_id,)).fetchall()
+        return [{"entity": r[0], "id": r[1], "verdict": r[2], "reason": r[3],
+                 "failure_codes": json.loads(r[4]) if r[4] else []} for r in rows]
+
+    def mark_interrupted(self, env_key: str) -> list[int]:
+        """Runs of ``env_key`` still marked running (killed): mark them interrupted."""
+        with self._tx() as db:
+            ids = [r[0] for r in db.execute(
+                "SELECT id FROM runs WHERE env_key=? AND status='running'", (env_key,))]
+            db.executemany("UPDATE runs SET status='interrupted', finished=? WHERE id=?",
+                           [(now_iso(), i) for i in ids])
+        return ids
+
+    # ------------------------------------------------------------ batch journal
+
+    def journal_batch(self, run_id: int, batch_no: int, keys: list[dict[str, Any]],
+                      payload_hash: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO batches (run_id, batch_no, keys, payload_hash, import_id, "
+                "status, updated_at) VALUES (?,?,?,?,NULL,'pending',?)",
+                (run_id, batch_no, json.dumps(keys), payload_hash, now_iso()))
+
+    def batch_sent(self, run_id: int, batch_no: int, import_id: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE batches SET import_id=?, status='sent', updated_at=? "
+                       "WHERE run_id=? AND batch_no=?", (import_id, now_iso(), run_id, batch_no))
+
+    def batch_done(self, env_key: str, run_id: int, batch_no: int, outcomes: Iterable[Outcome],
+                   status: str = "done") -> None:
+        """Apply a finished batch's outcomes and close it, atomically."""
+        with self._tx() as db:
+            self._write_outcomes(db, env_key, run_id, outcomes)
+            db.execute("UPDATE batches SET status=?, updated_at=? WHERE run_id=? AND batch_no=?",
+                       (status, now_iso(), run_id, batch_no))
+
+    def abandon_batch(self, run_id: int, batch_no: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE batches SET status='abandoned', updated_at=? "
+                       "WHERE run_id=? AND batch_no=?", (now_iso(), run_id, batch_no))
+
+    def open_batches(self, env_key: str) -> list[BatchRow]:
+        """Batches of ``env_key``'s runs not yet done (``pending`` or ``sent``), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT b.run_id, b.batch_no, b.keys, b.payload_hash, b.import_id, b.status "
+                "FROM batches b JOIN runs r ON r.id=b.run_id "
+                "WHERE r.env_key=? AND b.status IN ('pending','sent') "
+                "ORDER BY b.run_id, b.batch_no", (env_key,)).fetchall()
+        return [BatchRow(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5]) for r in rows]
+
+    def batches(self, run_id: int) -> list[BatchRow]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT run_id, batch_no, keys, payload_hash, import_id, status FROM batches "
+                "WHERE run_id=? ORDER BY batch_no", (run_id,)).fetchall()
+        return [BatchRow(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5]) for r in rows]
+
+
+__all__ = ["BatchRow", "Outcome", "RunRow", "SCHEMA_VERSION", "StateError", "StateStore", "scrub"]
