@@ -1,0 +1,155 @@
+"""The Textual app: a factory, global keys, the wizard's navigation. Screens do the work."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from dynsync_tui.core.config import Config
+from dynsync_tui.tui.commands import DynsyncCommands
+from dynsync_tui.tui.screens.base import STEP_NAMES, WizardScreen
+
+EngineFactory = Callable[..., Any]
+
+
+def _default_engine_factory(config: Config, services: Any, **kw: Any) -> Any:
+    from dynsync_tui.sync.engine import Engine
+
+    return Engine(config, services, **kw)
+
+
+def _step_bindings() -> list[BindingType]:
+    out: list[BindingType] = []
+    for i, name in enumerate(STEP_NAMES):
+        tip = f"Go to step {i + 1}: {name}"
+        out.append(Binding(f"f{i + 1}", f"goto('{name}')", name.title(), show=False, id=f"goto.f.{name}",
+                           tooltip=tip))
+        out.append(Binding(str(i + 1), f"goto('{name}')", name.title(), show=False, id=f"goto.{name}",
+                           tooltip=tip))
+    return out
+
+
+class DynsyncApp(App[None]):
+    TITLE = "dynsync"
+    CSS_PATH = "screens/base.tcss"
+    COMMANDS = App.COMMANDS | {DynsyncCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit dynsync"),
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="Keys and steps"),
+        Binding("ctrl+t", "toggle_theme", "Theme", id="app.theme", tooltip="Light / dark theme"),
+        Binding("ctrl+n", "next", "Next", id="app.next", tooltip="Next step"),
+        Binding("ctrl+b", "back", "Back", id="app.back", tooltip="Previous step"),
+        *_step_bindings(),
+    ]
+
+    def __init__(self, *, config: Config, config_path: Path, paths: Any,
+                 connect: Callable[[Config], Any], sandbox_label: str | None = None,
+                 engine_factory: EngineFactory | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.config_path = Path(config_path)
+        self.paths = paths
+        self._connect = connect
+        self.sandbox_label = sandbox_label
+        self.engine_factory = engine_factory or _default_engine_factory
+        self._services: Any = None
+        self._services_lock = threading.Lock()
+        self.preview_result: Any = None  # the last preview, shared by preview and sync screens
+
+    # ---------------------------------------------------------------- services (thread side)
+
+    def services(self) -> Any:
+        """Connect on first use. Blocking: call from thread workers only."""
+        with self._services_lock:
+            if self._services is None:
+                self._services = self._connect(self.config)
+            return self._services
+
+    def reset_services(self) -> None:
+        with self._services_lock:
+            old, self._services = self._services, None
+        close = getattr(old, "close", None)
+        if callable(close):
+            close()
+
+    def make_engine(self, **kw: Any) -> Any:
+        return self.engine_factory(self.config, self.services(), **kw)
+
+    @property
+    def environment(self) -> str:
+        if self.config.is_sandbox:
+            return self.sandbox_label or "sandbox"
+        return self.config.dynamics.environment_url
+
+    def refresh_title(self) -> None:
+        self.sub_title = f"{self.environment} · {self.config_path.name}"
+
+    # ---------------------------------------------------------------- navigation
+
+    def on_mount(self) -> None:
+        from dynsync_tui.tui.screens import SCREEN_CLASSES
+
+        self.refresh_title()
+        for name, cls in SCREEN_CLASSES.items():
+            self.install_screen(cls(), name)
+        self.push_screen("connect")
+
+    @property
+    def step(self) -> WizardScreen | None:
+        screen = self.screen
+        return screen if isinstance(screen, WizardScreen) else None
+
+    def action_goto(self, name: str) -> None:
+        current = self.step
+        if current is None:  # a modal is open
+            return
+        if current.STEP == name:
+            return
+        if not current.can_leave():
+            self.notify("A sync is running: cancel it first (escape).", severity="warning")
+            return
+        self.switch_screen(name)
+
+    def action_next(self) -> None:
+        current = self.step
+        if current is None or current.step_no >= len(STEP_NAMES) - 1:
+            return
+        if current.query_one("#next").disabled or not current.before_next():
+            return
+        self.action_goto(STEP_NAMES[current.step_no + 1])
+
+    def action_back(self) -> None:
+        current = self.step
+        if current is not None and current.step_no > 0:
+            self.action_goto(STEP_NAMES[current.step_no - 1])
+
+    def action_help(self) -> None:
+        from dynsync_tui.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+    def save_config(self) -> None:
+        """Write the TOML atomically (core.config.save). Small and local: UI thread is fine."""
+        from dynsync_tui.core.config import save
+
+        save(self.config, self.config_path)
+
+    def screen_named(self, name: str) -> Screen[Any]:
+        return self.get_screen(name)
+
+
+def create_app(*, config: Config, config_path: Path, paths: Any, connect: Callable[[Config], Any],
+               sandbox_label: str | None = None, engine_factory: EngineFactory | None = None) -> DynsyncApp:
+    """Build the app. ``connect(config) -> Services``; tests pass fakes for it and the engine."""
+    return DynsyncApp(config=config, config_path=config_path, paths=paths, connect=connect,
+                      sandbox_label=sandbox_label, engine_factory=engine_factory)

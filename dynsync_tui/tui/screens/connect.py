@@ -1,0 +1,134 @@
+"""Step 1, "Account Administration": where data comes from and goes to; Test connection."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.widgets import Button, Input, Label, Select, Static
+
+from dynsync_tui.core.config import AUTH_MODES
+from dynsync_tui.tui.messages import Connected, get
+from dynsync_tui.tui.screens.base import WizardScreen
+
+AUTH_TEXT = {"client_secret": "Client secret", "certificate": "Certificate",
+             "device_code": "Device code", "interactive": "Interactive browser"}
+ENTITY_SETS = {"contact": "contacts", "lead": "leads", "account": "accounts"}
+FIELDS = (  # (input id, label, section, attribute, placeholder)
+    ("env", "Dynamics environment", "dynamics", "environment_url", "https://org.crm.dynamics.com (blank: sandbox)"),
+    ("tenant", "Tenant id", "dynamics", "tenant_id", "directory (tenant) id"),
+    ("client", "Client id", "dynamics", "client_id", "application (client) id"),
+    ("apiuser", "Dotdigital API user", "dotdigital", "api_user", "apiuser-…@apiconnector.com"),
+)
+
+
+def describe_whoami(who: Any) -> str:
+    user = get(who, "UserId") or get(who, "user_id") or get(who, "user") or "?"
+    org = get(who, "OrganizationId") or get(who, "organization_id") or get(who, "org") or "?"
+    name = get(who, "fullname") or get(who, "name")
+    return f"Dynamics: connected as {name or user} (organisation {org})"
+
+
+def describe_account(info: Any) -> str:
+    props = get(info, "properties")
+    if isinstance(props, list):
+        info = {get(p, "name"): get(p, "value") for p in props}
+    name = get(info, "Name") or get(info, "name") or "?"
+    host = get(info, "ApiEndpoint") or get(info, "api_endpoint") or ""
+    return f"Dotdigital: account {name}" + (f" at {str(host).rstrip('/')}" if host else "")
+
+
+class ConnectScreen(WizardScreen):
+    STEP = "connect"
+    CSS_PATH = "connect.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("t", "test", "Test connection", id="connect.test", tooltip="Sign in to both services"),
+    ]
+    PALETTE: ClassVar[list[tuple[str, str, str]]] = [
+        ("test connection", "Sign in to Dynamics and Dotdigital", "test"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        cfg = self.dapp.config
+        with VerticalScroll():
+            yield Static("Account Administration", classes="title")
+            with Grid(id="connect-form"):
+                for fid, label, section, attr, placeholder in FIELDS:
+                    yield Label(label)
+                    yield Input(getattr(getattr(cfg, section), attr), placeholder=placeholder, id=fid, compact=True)
+                yield Label("Sign-in mode")
+                yield Select([(AUTH_TEXT[m], m) for m in AUTH_MODES], value=cfg.dynamics.auth,
+                             allow_blank=False, id="auth", compact=True)
+            yield Static("", id="sandbox-note", classes="hint")
+            with Horizontal(id="connect-actions"):
+                yield Button("Test connection", id="test", variant="success", tooltip="Sign in to both services (t)", compact=True)
+            yield Static("Secrets come from DYNSYNC_CLIENT_SECRET and DYNSYNC_DOTDIGITAL_PASSWORD "
+                         "(or the sandbox); they are never stored.", classes="hint")
+            yield Static("Not tested yet.", id="result")
+
+    def on_mount(self) -> None:
+        self._note()
+
+    def _note(self) -> None:
+        env = self.query_one("#env", Input).value.strip()
+        note = ("Blank environment: the built-in sandbox"
+                + (f" ({self.dapp.sandbox_label})." if self.dapp.sandbox_label else ".")) if not env else ""
+        self.query_one("#sandbox-note", Static).update(note)
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        if event.input.id == "env":
+            self._note()
+
+    def apply_form(self) -> bool:
+        """Copy the form into the config; False (with the error shown) when a value is wrong."""
+        cfg = self.dapp.config
+        env = self.query_one("#env", Input).value.strip()
+        if env and not env.startswith("https://"):
+            self.set_status("Dynamics environment: the URL must start with https://", error=True)
+            return False
+        before = (cfg.dynamics.environment_url, cfg.dynamics.tenant_id, cfg.dynamics.client_id,
+                  cfg.dynamics.auth, cfg.dotdigital.api_user)
+        for fid, _label, section, attr, _ph in FIELDS:
+            setattr(getattr(cfg, section), attr, self.query_one(f"#{fid}", Input).value.strip())
+        cfg.dynamics.auth = str(self.query_one("#auth", Select).value)
+        after = (cfg.dynamics.environment_url, cfg.dynamics.tenant_id, cfg.dynamics.client_id,
+                 cfg.dynamics.auth, cfg.dotdigital.api_user)
+        if before != after:
+            self.dapp.reset_services()
+            self.dapp.refresh_title()
+        return True
+
+    def before_next(self) -> bool:
+        return self.apply_form()
+
+    @on(Button.Pressed, "#test")
+    def action_test(self) -> None:
+        if not self.apply_form():
+            return
+        self.dapp.reset_services()
+        self.query_one("#result", Static).update("Testing…")
+        self.set_status("")
+        entities = self.dapp.config.mapped_entities()
+
+        def work() -> None:
+            svc = self.dapp.services()
+            lines = [describe_whoami(svc.dataverse.whoami()), describe_account(svc.dotdigital.account_info())]
+            counts = [f"{e}s: {svc.dataverse.count(ENTITY_SETS.get(e, e + 's')):,}" for e in entities]
+            lines.append("Records: " + ", ".join(counts))
+            self.post_message(Connected(lines))
+
+        self.run_io(work, group="connect", description="Test connection failed")
+
+    def on_connected(self, message: Connected) -> None:
+        result = self.query_one("#result", Static)
+        result.update("✓ " + "\n✓ ".join(message.lines))
+        result.set_class(True, "-ok")
+        self.set_status("Connected.")
+
+    def on_worker_failed(self, message: Any) -> None:
+        self.query_one("#result", Static).update("✗ Not connected.")
+        super().on_worker_failed(message)

@@ -1,0 +1,159 @@
+"""Step 4, "Manage Dynamics list members": everyone, marketing-list members, or a consent field."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Input, RadioButton, RadioSet, Static
+
+from dynsync_tui.core.config import ListSelection
+from dynsync_tui.tui.messages import ListsLoaded, get
+from dynsync_tui.tui.screens.base import WizardScreen
+
+MODES = (("none", "All active records of the mapped entities"), ("lists", "Members of marketing lists"),
+         ("field", "Records with a consent field set"))
+COLUMNS = ("Pick", "Name", "Type", "Member type", "Members", "Activated for email", "Why not")
+
+
+def list_row(ml: Any, picked: bool) -> list[Text]:
+    eligible = bool(get(ml, "eligible", True))
+    style = "" if eligible else "dim"
+    cells = ["[x]" if picked else ("[ ]" if eligible else " - "), str(get(ml, "name", "")),
+             "dynamic" if get(ml, "dynamic") else "static", str(get(ml, "member_type", "")),
+             f"{get(ml, 'member_count', 0) or 0:,}", "yes" if get(ml, "activated") else "no",
+             "" if eligible else str(get(ml, "why", "") or "not eligible")]
+    return [Text(c, style=style) for c in cells]
+
+
+class ListsScreen(WizardScreen):
+    STEP = "lists"
+    CSS_PATH = "lists.tcss"
+    AUTO_FOCUS = "#lists"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle", "Pick", id="lists.toggle", tooltip="Pick or unpick the list"),
+        Binding("r", "reload", "Reload", id="lists.reload", tooltip="Read the lists again"),
+    ]
+    PALETTE: ClassVar[list[tuple[str, str, str]]] = [("reload lists", "Read the marketing lists again", "reload")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lists: list[Any] = []
+        self._loaded = False
+        self._have_lists = False
+
+    def compose_body(self) -> ComposeResult:
+        consent = self.dapp.config.consent
+        yield Static("Manage Dynamics list members", classes="title")
+        with RadioSet(id="mode"):
+            for value, text in MODES:
+                yield RadioButton(text, value=consent.mode == value, id=f"mode-{value}")
+        table: DataTable[Text] = DataTable(id="lists", cursor_type="row")
+        table.add_columns(*COLUMNS)
+        yield table
+        yield Static("", id="empty", classes="hint")
+        yield Input(consent.field, placeholder="Boolean CRM column, e.g. dd_smsconsent", id="consent-field", compact=True)
+
+    def on_mount(self) -> None:
+        self._apply_mode()
+
+    def on_screen_resume(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            self.action_reload()
+
+    @property
+    def mode(self) -> str:
+        return self.dapp.config.consent.mode
+
+    def action_reload(self) -> None:
+        self.query_one("#empty", Static).update("Reading marketing lists…")
+        column = self.dapp.config.dynamics.activation_column
+
+        def work() -> None:
+            self.post_message(ListsLoaded(list(self.dapp.services().dataverse.lists(column))))
+
+        self.run_io(work, group="lists", description="Reading marketing lists failed")
+
+    def on_lists_loaded(self, message: ListsLoaded) -> None:
+        self.lists = message.lists
+        self._have_lists = True
+        eligible = {str(get(m, "id")) for m in self.lists if get(m, "eligible", True)}
+        consent = self.dapp.config.consent
+        consent.lists = [s for s in consent.lists if s.dynamics_list_id in eligible]
+        self.refresh_table()
+
+    def _picked_ids(self) -> set[str]:
+        return {s.dynamics_list_id for s in self.dapp.config.consent.lists}
+
+    def refresh_table(self) -> None:
+        table = self.query_one("#lists", DataTable)
+        row = table.cursor_row
+        table.clear()
+        picked = self._picked_ids()
+        for ml in self.lists:
+            table.add_row(*list_row(ml, str(get(ml, "id")) in picked), key=str(get(ml, "id")))
+        if self.lists:
+            table.move_cursor(row=min(row, len(self.lists) - 1))
+        self._apply_mode()
+
+    @on(RadioSet.Changed, "#mode")
+    def _mode_changed(self, event: RadioSet.Changed) -> None:
+        self.dapp.config.consent.mode = MODES[event.index][0]
+        self._apply_mode()
+
+    def _apply_mode(self) -> None:
+        mode = self.mode
+        table = self.query_one("#lists", DataTable)
+        table.display = mode == "lists"
+        self.query_one("#consent-field", Input).display = mode == "field"
+        qualifying = [m for m in self.lists if get(m, "eligible", True)]
+        empty = self.query_one("#empty", Static)
+        ok = True
+        if mode == "lists":
+            if self._have_lists and not qualifying:
+                empty.update("No marketing list qualifies (see 'Why not'). Choose another option above.")
+                table.display = bool(self.lists)
+                ok = False
+            elif not self.dapp.config.consent.lists:
+                empty.update("Pick at least one list with space.")
+                ok = False
+            else:
+                n = len(self.dapp.config.consent.lists)
+                empty.update(f"{n} list{'s' if n != 1 else ''} picked; each syncs to a Dotdigital list of the same name.")
+        elif mode == "field":
+            empty.update("Only records whose consent field is true are in scope.")
+            ok = bool(self.dapp.config.consent.field)
+        else:
+            empty.update("Every active record of the mapped entities is in scope.")
+        self.set_next_enabled(ok)
+
+    def action_toggle(self) -> None:
+        if self.mode != "lists" or not self.lists:
+            return
+        table = self.query_one("#lists", DataTable)
+        ml = self.lists[table.cursor_row]
+        if not get(ml, "eligible", True):
+            self.set_status(f"{get(ml, 'name')}: {get(ml, 'why') or 'not eligible'}", error=True)
+            return
+        lid = str(get(ml, "id"))
+        consent = self.dapp.config.consent
+        if lid in self._picked_ids():
+            consent.lists = [s for s in consent.lists if s.dynamics_list_id != lid]
+        else:
+            name = str(get(ml, "name", ""))
+            consent.lists.append(ListSelection(lid, name=name, dotdigital_list_name=name))
+        self.set_status("")
+        self.refresh_table()
+
+    @on(DataTable.RowSelected, "#lists")
+    def _row_chosen(self) -> None:
+        self.action_toggle()
+
+    @on(Input.Changed, "#consent-field")
+    def _field_changed(self, event: Input.Changed) -> None:
+        self.dapp.config.consent.field = event.value.strip()
+        self._apply_mode()

@@ -1,0 +1,165 @@
+"""Step 5, Preview: what the sync would do with each record, and why."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Input, OptionList, Static
+
+from dynsync_tui.core.config import dumps
+from dynsync_tui.tui.messages import PreviewLoaded, RowsSelected
+from dynsync_tui.tui.screens.base import WizardScreen
+from dynsync_tui.tui.widgets.preview_index import SORT_KEYS, PreviewIndex
+from dynsync_tui.tui.widgets.reason_bars import ALL, ReasonBars
+from dynsync_tui.tui.widgets.record_detail import RecordDetail
+from dynsync_tui.tui.widgets.verdict_table import VerdictTable
+
+
+class PreviewScreen(WizardScreen):
+    STEP = "preview"
+    CSS_PATH = "preview.tcss"
+    AUTO_FOCUS = "#records"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "reload", "Reload", id="preview.reload", tooltip="Read the records again"),
+        Binding("slash", "search", "Search", id="preview.search", tooltip="Search name, email or phone"),
+        Binding("s", "sort", "Sort", id="preview.sort", tooltip="Cycle sort: entity, email, verdict"),
+        Binding("d", "detail", "Detail", id="preview.detail", tooltip="Show or hide the record detail"),
+    ]
+    PALETTE: ClassVar[list[tuple[str, str, str]]] = [
+        ("reload preview", "Read the records again", "reload"),
+        ("search records", "Search name, email or phone", "search"),
+        ("toggle detail pane", "Show or hide the record detail", "detail"),
+        ("cycle sort", "Sort by entity, email or verdict", "sort"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.index: PreviewIndex | None = None
+        self.code: str | None = None
+        self.query_text = ""
+        self.sort = "none"
+        self._generation = 0
+        self._fingerprint = ""
+
+    def compose_body(self) -> ComposeResult:
+        yield ReasonBars(id="reasons")
+        with Horizontal(id="toolbar"):
+            yield Input(placeholder="/ search name, email or phone", id="search")
+            yield Static("", id="view-info")
+        yield VerdictTable(id="records")
+        with VerticalScroll(id="detail-pane"):
+            yield RecordDetail(id="detail")
+
+    def on_screen_resume(self) -> None:
+        fingerprint = dumps(self.dapp.config)
+        if fingerprint != self._fingerprint:
+            self._fingerprint = fingerprint
+            self.action_reload()
+
+    # ---------------------------------------------------------------- loading
+
+    def action_reload(self) -> None:
+        self.set_status("Reading records…")
+
+        def work() -> None:
+            preview = self.dapp.make_engine().preview()
+            index = PreviewIndex(preview.verdicts)
+            self.post_message(PreviewLoaded(preview.verdicts, index))
+
+        self.run_io(work, group="preview", description="Preview failed")
+
+    def on_preview_loaded(self, message: PreviewLoaded) -> None:
+        self.load(message.index)
+
+    def load(self, index: PreviewIndex) -> None:
+        self.index = index
+        self.dapp.preview_result = index
+        self.code, self.sort = None, "none"
+        self.query_one("#reasons", ReasonBars).show(index.counts(), index.total, index.flags())
+        self.query_one("#records", VerdictTable).set_data(index.verdicts)
+        self._info()
+        self.set_status(f"{index.total:,} records in scope. Choose a line above to filter; "
+                        "enter on a record for its detail.")
+
+    # ---------------------------------------------------------------- filter, search, sort
+
+    @on(OptionList.OptionSelected, "#reasons")
+    def _filter(self, event: OptionList.OptionSelected) -> None:
+        self.code = None if event.option.id == ALL else event.option.id
+        self.reselect()
+
+    @on(Input.Changed, "#search")
+    def _search(self, event: Input.Changed) -> None:
+        self.query_text = event.value
+        self.reselect()
+
+    @on(Input.Submitted, "#search")
+    def _search_done(self) -> None:
+        self.query_one("#records", VerdictTable).focus()
+
+    def action_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_sort(self) -> None:
+        self.sort = SORT_KEYS[(SORT_KEYS.index(self.sort) + 1) % len(SORT_KEYS)]
+        self.reselect()
+
+    def reselect(self) -> None:
+        """Cheap views (a reason, no search, no sort) swap at once; the rest run in a thread."""
+        if self.index is None:
+            return
+        self._generation += 1
+        gen, index, code, query, sort = self._generation, self.index, self.code, self.query_text, self.sort
+        if not query.strip() and sort == "none":
+            self.on_rows_selected(RowsSelected(index.select(code), gen))
+            return
+        self.query_one("#view-info", Static).update("searching…")
+
+        def work() -> None:
+            self.post_message(RowsSelected(index.select(code, query, sort), gen))
+
+        self.run_io(work, group="select", description="Search failed")
+
+    def on_rows_selected(self, message: RowsSelected) -> None:
+        if message.generation != self._generation:
+            return  # an older search finished after a newer one started
+        self.query_one("#records", VerdictTable).set_rows(message.rows)
+        self._info()
+
+    def _info(self) -> None:
+        table = self.query_one("#records", VerdictTable)
+        parts = [f"{len(table.rows):,} of {self.index.total if self.index else 0:,}"]
+        if self.code:
+            parts.append(f"reason {self.code}")
+        if self.sort != "none":
+            parts.append(f"sorted by {self.sort}")
+        self.query_one("#view-info", Static).update(" · ".join(parts))
+
+    # ---------------------------------------------------------------- detail
+
+    @on(VerdictTable.Highlighted, "#records")
+    def _highlighted(self, event: VerdictTable.Highlighted) -> None:
+        pane = self.query_one("#detail-pane")
+        if pane.display and self.index is not None:
+            v = None if event.index is None else self.index.verdicts[event.index]
+            self.query_one("#detail", RecordDetail).show(v)
+
+    def action_detail(self) -> None:
+        pane = self.query_one("#detail-pane")
+        pane.display = not pane.display
+        if pane.display and self.index is not None:
+            current = self.query_one("#records", VerdictTable).current
+            self.query_one("#detail", RecordDetail).show(None if current is None else self.index.verdicts[current])
+
+    def key_enter(self) -> None:
+        if self.focused is self.query_one("#records", VerdictTable):
+            if not self.query_one("#detail-pane").display:
+                self.action_detail()
+            self.query_one("#detail-pane").focus()
+
+    def can_advance(self) -> Any:
+        return self.index is not None

@@ -1,0 +1,101 @@
+"""Step 7, Runs: history from the state file, and per-record outcomes of a run."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Static
+
+from dynsync_tui.tui.messages import RunRecordsLoaded, RunsLoaded, get
+from dynsync_tui.tui.screens.base import WizardScreen
+
+RUN_COLUMNS = ("Run", "Started", "Created", "Updated", "Unchanged", "Skipped", "Failed", "Seconds")
+RECORD_COLUMNS = ("Entity", "Id", "Email", "Outcome", "Reason / failure")
+
+
+def run_row(run: Any) -> list[Text]:
+    seconds = get(run, "seconds")
+    cells = [get(run, "run_id", get(run, "id")), get(run, "started", get(run, "started_at", "")),
+             *(get(run, k, 0) for k in ("created", "updated", "unchanged", "skipped", "failed")),
+             f"{seconds:.1f}" if isinstance(seconds, int | float) else (seconds or "")]
+    return [Text("" if c is None else str(c)) for c in cells]
+
+
+def record_row(rec: Any) -> list[Text]:
+    reason = get(rec, "reason") or ""
+    code = get(rec, "failure") or get(rec, "error") or ""
+    cells = [get(rec, "entity", ""), get(rec, "id", get(rec, "record_id", "")), get(rec, "email", ""),
+             get(rec, "outcome", ""), " ".join(str(x) for x in (reason, code) if x)]
+    style = "red" if get(rec, "outcome") == "failed" else ""
+    return [Text("" if c is None else str(c), style=style) for c in cells]
+
+
+class RunsScreen(WizardScreen):
+    STEP = "runs"
+    CSS_PATH = "runs.tcss"
+    AUTO_FOCUS = "#runs"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "reload", "Reload", id="runs.reload", tooltip="Read the run history again"),
+    ]
+    PALETTE: ClassVar[list[tuple[str, str, str]]] = [("reload runs", "Read the run history again", "reload")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[Any] = []
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Run history", classes="title")
+        runs: DataTable[Text] = DataTable(id="runs", cursor_type="row")
+        runs.add_columns(*RUN_COLUMNS)
+        yield runs
+        yield Static("", id="runs-empty", classes="hint")
+        yield Static("Records of the chosen run", classes="title")
+        records: DataTable[Text] = DataTable(id="records", cursor_type="row", zebra_stripes=True)
+        records.add_columns(*RECORD_COLUMNS)
+        yield records
+
+    def on_screen_resume(self) -> None:
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        def work() -> None:
+            svc = self.dapp.services()
+            self.post_message(RunsLoaded(list(svc.state.runs(svc.env_key))))
+
+        self.run_io(work, group="runs", description="Reading the run history failed")
+
+    def on_runs_loaded(self, message: RunsLoaded) -> None:
+        self.runs = message.runs
+        table = self.query_one("#runs", DataTable)
+        table.clear()
+        for run in self.runs:
+            table.add_row(*run_row(run))
+        self.query_one("#runs-empty", Static).update("" if self.runs else "No runs yet.")
+        if self.runs:
+            table.move_cursor(row=0)
+            self.open_run(0)
+
+    @on(DataTable.RowSelected, "#runs")
+    def _chosen(self, event: DataTable.RowSelected) -> None:
+        self.open_run(event.cursor_row)
+
+    def open_run(self, row: int) -> None:
+        run_id = get(self.runs[row], "run_id", get(self.runs[row], "id"))
+
+        def work() -> None:
+            self.post_message(RunRecordsLoaded(run_id, list(self.dapp.services().state.run_records(run_id))))
+
+        self.run_io(work, group="run-records", description="Reading the run's records failed")
+
+    def on_run_records_loaded(self, message: RunRecordsLoaded) -> None:
+        table = self.query_one("#records", DataTable)
+        table.clear()
+        for rec in message.records[:5000]:
+            table.add_row(*record_row(rec))
+        more = len(message.records) - 5000
+        self.set_status(f"Run {message.run_id}: {len(message.records):,} records"
+                        + (f" (first 5,000 shown, {more:,} more)" if more > 0 else "") + ".")
