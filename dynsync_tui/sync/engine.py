@@ -23,6 +23,7 @@ from dynsync_tui.core.records import CrmRecord, PriorState, RecordVerdict
 from dynsync_tui.core.reasons import Verdict
 from dynsync_tui.sync.events import Progress, Rate, Throttle
 from dynsync_tui.sync.imports import ImportRunner, InFlight, PollPolicy
+from dynsync_tui.sync.mirror import MirrorResult, mirror_lists
 from dynsync_tui.sync.services import Services
 from dynsync_tui.sync.state import Outcome
 
@@ -54,6 +55,7 @@ class RunSummary:
     dotdigital_calls: int = 0
     status: str = "ok"  # ok | cancelled | error
     resumed_batches: int = 0
+    removed_from_lists: int = 0  # members who left a dynamic list, removed from its Dotdigital list
     failure_codes: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -85,6 +87,9 @@ class Engine:
         self.progress = Progress("reading")
         self.list_ids: dict[str, int] = {}  # Dynamics list id → Dotdigital list id
         self.setup_calls = 0  # Dotdigital calls spent on data fields and lists
+        self.members: dict[str, set[str]] = {}  # configured list id → member ids (lower-case)
+        self.selected_lists: list[tuple[str, Any]] = []  # (configured id, MarketingList)
+        self.mirrored: list[MirrorResult] = []
 
     # ------------------------------------------------------------ events
 
@@ -113,12 +118,15 @@ class Engine:
             if lid in wanted:
                 found[lid] = lst
         out: dict[str, set[str]] = {}
+        self.selected_lists = []
         for lid, sel in wanted.items():
             if lid not in found:
                 raise plan_mod.PlanError(
                     f"{self.config.source}: [[consent.lists]] {sel.name or sel.dynamics_list_id}: "
                     "no such active marketing list in Dynamics")
             out[sel.dynamics_list_id] = {str(i).lower() for i in dv.list_member_ids(found[lid])}
+            self.selected_lists.append((sel.dynamics_list_id, found[lid]))
+        self.members = out
         return out
 
     def read_records(self) -> list[CrmRecord]:
@@ -249,6 +257,10 @@ class Engine:
                 prior = {k: dataclasses.replace(p, field_hash=None) for k, p in prior.items()}
             verdicts = self.classify(records, prior, cfg)
             self._send(run_id, verdicts, summary)
+            if not self._cancelled() and self.selected_lists:
+                self.mirrored = mirror_lists(self.services.dotdigital, self.selected_lists,
+                                             self.members, self.list_ids, st.prior(env))
+                summary.removed_from_lists = sum(len(m.removed) for m in self.mirrored)
             status = "cancelled" if self._cancelled() else "ok"
             return summary
         finally:

@@ -87,8 +87,8 @@ def build_services(config: Config, paths: Any, *, sandbox_info: Any = None,
         tokens = ConfidentialTokens(dyn.environment_url, f"{AUTHORITY_HOST}/{dyn.tenant_id}",
                                     dyn.client_id, credential, ca_file=ca)
         dataverse = DataverseClient(dyn.environment_url, tokens, ca_file=ca, page_size=dyn.page_size)
-        dotdigital = DotdigitalClient(dd.api_user, password, endpoint=dd.region_url or dd.endpoint,
-                                      ca_file=dd.ca_file or None)
+        dotdigital = DotdigitalClient(dd.api_user, password, endpoint=dd.endpoint,
+                                      region_url=dd.region_url, ca_file=dd.ca_file or None)
         env_key = env_key_for(dyn.environment_url, dd.api_user)
         label = dyn.environment_url.removeprefix("https://").rstrip("/")
     paths.state_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -54,9 +54,10 @@ class FakeDotdigital:
     busy_once: bool = False
     fields: list[str] = field(default_factory=lambda: ["FIRSTNAME"])
     books: list[dict[str, Any]] = field(default_factory=list)
-    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    people: dict[str, dict[str, Any]] = field(default_factory=dict)  # by email
     imports: dict[str, dict[str, Any]] = field(default_factory=dict)
     sent: list[list[dict[str, Any]]] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
     calls: int = 0
     polls: dict[str, int] = field(default_factory=dict)
     max_active: int = 0
@@ -80,6 +81,20 @@ class FakeDotdigital:
         self.books.append(book)
         return book
 
+    def contacts(self, list_id=None, limit=1000):
+        self.calls += 1
+        for c in self.people.values():
+            if list_id is None or list_id in c.get("lists", []):
+                yield {"contactId": c["contactId"], "identifiers": c["identifiers"]}
+
+    def remove_from_address_book(self, list_id, ids):
+        self.calls += 1
+        self.removed.extend(ids)
+        for c in self.people.values():
+            if c["contactId"] in ids and list_id in c.get("lists", []):
+                c["lists"] = [x for x in c["lists"] if x != list_id]
+        return len(ids)
+
     def active(self) -> int:
         return sum(1 for d in self.imports.values() if d["status"] == "NotFinished")
 
@@ -98,12 +113,12 @@ class FakeDotdigital:
                 doc["failures"].append({"matchIdentifier": "email", "identifiers": ids,
                                         "failures": [{"failureCode": self.reject[email]}]})
                 continue
-            if email in self.contacts:
-                self.contacts[email].update(c)
-                doc["updated"].append({"contactId": self.contacts[email]["contactId"], "identifiers": ids})
+            if email in self.people:
+                self.people[email].update(c)
+                doc["updated"].append({"contactId": self.people[email]["contactId"], "identifiers": ids})
             else:
                 cid = next(self._ids)
-                self.contacts[email] = dict(c, contactId=cid)
+                self.people[email] = dict(c, contactId=cid)
                 doc["created"].append({"contactId": cid, "identifiers": ids})
         self.imports[iid] = doc
         self.polls[iid] = 0

@@ -16,9 +16,9 @@ def test_batches_bounded_in_flight_and_counts(rig):
     assert rig.dd.max_active <= 2
     assert (summary.created, summary.updated, summary.skipped, summary.failed) == (9, 0, 1, 0)
     assert summary.status == "ok"
-    assert len(rig.dd.contacts) == 9
+    assert len(rig.dd.people) == 9
     prior = rig.state.prior("test:env")
-    assert prior[("contact", "c-0000")].contact_id == rig.dd.contacts["person0@example.org"]["contactId"]
+    assert prior[("contact", "c-0000")].contact_id == rig.dd.people["person0@example.org"]["contactId"]
     assert prior[("contact", "c-0009")].outcome == "skip"
     assert prior[("contact", "c-0009")].reason == "no_mobile"
     run = rig.state.runs("test:env")[0]
@@ -86,7 +86,7 @@ def test_cancel_stops_sending_and_a_rerun_finishes_without_duplicates(tmp_path):
     again = rig.engine().sync()
     assert again.resumed_batches == 1  # the import in flight at cancel is finished first
     assert again.status == "ok"
-    assert len(rig.dd.contacts) == 20
+    assert len(rig.dd.people) == 20
     # the resumed batch counts in the cancelled run; this run finds it unchanged
     assert (again.created, again.unchanged, again.updated) == (12, 8, 0)
 
@@ -116,7 +116,7 @@ def test_a_killed_run_is_resumed_from_the_journal(tmp_path):
     assert sorted(c["identifiers"]["email"] for c in rig.dd.sent[-1]) == \
         sorted(v.payload["identifiers"]["email"] for v in unsent)
     assert (summary.created, summary.unchanged) == (4, 4)
-    assert len(rig.dd.contacts) == 8
+    assert len(rig.dd.people) == 8
     assert [b.status for b in rig.state.batches(run_id)] == ["done", "abandoned"]
 
 
@@ -133,7 +133,7 @@ def test_too_many_active_imports_is_waited_out(tmp_path):
     eng.poll.first = 0.0
     summary = eng.sync()
     assert summary.created == 8 and summary.failed == 0
-    assert len(rig.dd.contacts) == 8
+    assert len(rig.dd.people) == 8
 
 
 def test_slow_imports_are_polled_until_finished(tmp_path):
@@ -173,3 +173,27 @@ def test_missing_data_fields_and_lists_are_created_and_members_listed(tmp_path):
     assert summary.created == 4
     rig.engine().sync()
     assert len(rig.dd.books) == 1  # found by name the second time
+
+
+def test_members_who_left_a_dynamic_list_are_removed_from_its_dotdigital_list(tmp_path):
+    from types import SimpleNamespace
+
+    rows = contact_rows(4)
+    rig = Rig(tmp_path, rows)
+    dynamic = SimpleNamespace(id="L-1", name="Dyn", dynamic=True, member_type="contact")
+    static = SimpleNamespace(id="L-2", name="Static", dynamic=False, member_type="contact")
+    members = {"L-1": {"c-0000", "c-0002"}, "L-2": {"c-0001", "c-0003"}}
+    rig.dv = FakeDataverse({"contacts": rows}, lists=[dynamic, static], members=members)
+    rig.config.consent.mode = "lists"
+    rig.config.consent.lists = [ListSelection("L-1", "Dyn"), ListSelection("L-2", "Static")]
+    first = rig.engine().sync()
+    assert first.removed_from_lists == 0
+    dyn_id, static_id = (b["id"] for b in rig.dd.books)
+    members["L-1"].discard("c-0002")  # left the dynamic list
+    members["L-2"].discard("c-0003")  # left the static list: stays in Dotdigital
+    second = rig.engine().sync()
+    gone = rig.dd.people["person2@example.org"]
+    assert second.removed_from_lists == 1 and rig.dd.removed == [gone["contactId"]]
+    assert dyn_id not in gone["lists"]
+    assert static_id in rig.dd.people["person3@example.org"]["lists"]
+    assert dyn_id in rig.dd.people["person0@example.org"]["lists"]
