@@ -58,7 +58,7 @@ def friendly_msal_error(result: dict[str, Any] | None, *, context: str = "Sign-i
     code = f"AADSTS{m.group(1)}" if m else error
     hint = AADSTS_HINTS.get(m.group(1), "") if m else ""
     hint = hint or ERROR_HINTS.get(error, "")
-    first = one_line(desc.split(" Trace ID:")[0], 200) if desc else error
+    first = one_line(re.split(r"\s*Trace ID:", desc)[0], 200) if desc else error
     message = f"{context} failed: {hint} ({code})" if hint else f"{context} failed: {first}"
     return AuthError(message, code=code, service="Microsoft Entra")
 
