@@ -87,6 +87,7 @@ class Engine:
         self.progress = Progress("reading")
         self.list_ids: dict[str, int] = {}  # Dynamics list id → Dotdigital list id
         self.setup_calls = 0  # Dotdigital calls spent on data fields and lists
+        self.setup_minimum = 0  # the fewest calls that setup could have taken (reads + creates)
         self.members: dict[str, set[str]] = {}  # configured list id → member ids (lower-case)
         self.selected_lists: list[tuple[str, Any]] = []  # (configured id, MarketingList)
         self.mirrored: list[MirrorResult] = []
@@ -181,11 +182,14 @@ class Engine:
         for m in self.config.mappings:
             if m.label not in IDENTIFIER_LABELS and m.label.upper() not in (x.upper() for x in labels):
                 labels.append(m.label)
+        minimum = 0
         if labels:
             have = {str(f.get("name", "")).upper() for f in dd.data_fields()}
+            minimum += 1
             for label in labels:
                 if label.upper() not in have:
                     dd.create_data_field(label, "String")
+                    minimum += 1
         cfg = self.config
         if cfg.consent.mode == "lists" and cfg.consent.lists:
             books = None
@@ -196,13 +200,18 @@ class Engine:
                     name = sel.dotdigital_list_name or sel.name or f"Dynamics {sel.dynamics_list_id}"
                     if books is None:
                         books = {str(b.get("name", "")).lower(): b for b in dd.address_books()}
-                    book = books.get(name.lower()) or dd.create_address_book(name)
+                        minimum += 1
+                    book = books.get(name.lower())
+                    if book is None:
+                        book = dd.create_address_book(name)
+                        minimum += 1
                     books[name.lower()] = book
                     dd_id = int(book["id"])
                 self.list_ids[sel.dynamics_list_id] = dd_id
                 resolved.append(dataclasses.replace(sel, dotdigital_list_id=dd_id))
             cfg = dataclasses.replace(cfg, consent=dataclasses.replace(cfg.consent, lists=resolved))
         self.setup_calls += _count(dd, "calls") - before
+        self.setup_minimum += minimum
         return cfg
 
     # ------------------------------------------------------------ sync
