@@ -164,10 +164,11 @@ class FakeEngine:
         self._emit("done", self.n, self.n, counts)
         state: FakeState = self.services.state
         run = FakeRunSummary(len(state.runs_list) + 1, **counts)
-        state.runs_list.append(run)
+        state.runs_list.append(SimpleNamespace(id=run.run_id, started=f"2026-12-03T10:0{run.run_id}:00",
+                                               status="ok", counts={**counts, "seconds": run.seconds}))
         state.records[run.run_id] = [{"entity": v.record.entity, "id": v.record.id, "email": v.email,
-                                      "outcome": "failed" if i == 3 else v.verdict, "reason": v.reason,
-                                      "failure": "InvalidMobile" if i == 3 else ""}
+                                      "verdict": "failed" if i == 3 else v.verdict, "reason": v.reason,
+                                      "failure_codes": ["InvalidMobile"] if i == 3 else []}
                                      for i, v in enumerate(verdicts[:50])]
         return run
 

@@ -13,24 +13,30 @@ from textual.widgets import DataTable, Static
 from dynsync_tui.tui.messages import RunRecordsLoaded, RunsLoaded, get
 from dynsync_tui.tui.screens.base import WizardScreen
 
-RUN_COLUMNS = ("Run", "Started", "Created", "Updated", "Unchanged", "Skipped", "Failed", "Seconds")
+RUN_COLUMNS = ("Run", "Started", "Status", "Created", "Updated", "Unchanged", "Skipped", "Failed", "Seconds")
 RECORD_COLUMNS = ("Entity", "Id", "Email", "Outcome", "Reason / failure")
 
 
 def run_row(run: Any) -> list[Text]:
-    seconds = get(run, "seconds")
-    cells = [get(run, "run_id", get(run, "id")), get(run, "started", get(run, "started_at", "")),
-             *(get(run, k, 0) for k in ("created", "updated", "unchanged", "skipped", "failed")),
+    """A RunRow (id, started, status, counts{...}) or a RunSummary-like object."""
+    counts = get(run, "counts") or run
+    seconds = get(counts, "seconds", get(run, "seconds"))
+    cells = [get(run, "id", get(run, "run_id")), str(get(run, "started", "") or "")[:19],
+             get(run, "status", "") or "",
+             *(get(counts, k, 0) for k in ("created", "updated", "unchanged", "skipped", "failed")),
              f"{seconds:.1f}" if isinstance(seconds, int | float) else (seconds or "")]
-    return [Text("" if c is None else str(c)) for c in cells]
+    style = "red" if (get(counts, "failed", 0) or 0) else ""
+    return [Text("" if c is None else str(c), style=style) for c in cells]
 
 
 def record_row(rec: Any) -> list[Text]:
-    reason = get(rec, "reason") or ""
-    code = get(rec, "failure") or get(rec, "error") or ""
-    cells = [get(rec, "entity", ""), get(rec, "id", get(rec, "record_id", "")), get(rec, "email", ""),
-             get(rec, "outcome", ""), " ".join(str(x) for x in (reason, code) if x)]
-    style = "red" if get(rec, "outcome") == "failed" else ""
+    outcome = get(rec, "verdict", get(rec, "outcome")) or ""
+    codes = get(rec, "failure_codes") or get(rec, "failure") or ""
+    if isinstance(codes, list | tuple):
+        codes = ", ".join(str(c) for c in codes)
+    reason = " ".join(str(x) for x in (get(rec, "reason") or "", codes) if x)
+    cells = [get(rec, "entity", ""), get(rec, "id", ""), get(rec, "email", "") or "", outcome, reason]
+    style = "red" if outcome == "failed" else ""
     return [Text("" if c is None else str(c), style=style) for c in cells]
 
 
@@ -84,7 +90,7 @@ class RunsScreen(WizardScreen):
         self.open_run(event.cursor_row)
 
     def open_run(self, row: int) -> None:
-        run_id = get(self.runs[row], "run_id", get(self.runs[row], "id"))
+        run_id = get(self.runs[row], "id", get(self.runs[row], "run_id"))
 
         def work() -> None:
             self.post_message(RunRecordsLoaded(run_id, list(self.dapp.services().state.run_records(run_id))))

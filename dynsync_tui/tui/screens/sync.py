@@ -95,7 +95,7 @@ class SyncScreen(WizardScreen):
             except Exception as exc:  # noqa: BLE001 - shown as one line
                 self.post_message(SyncFinished(None, cancelled=cancel.is_set(), error=one_line(exc)))
                 return
-            self.post_message(SyncFinished(summary, cancelled=cancel.is_set()))
+            self.post_message(SyncFinished(summary, cancelled=cancel.is_set() or get(summary, "status") == "cancelled"))
 
         self.run_worker(work, group="sync", thread=True, exclusive=True, exit_on_error=False,
                         description="sync")
