@@ -149,13 +149,11 @@ class Engine:
 
     # ------------------------------------------------------------ verdicts
 
-    def _settings(self, config: Config) -> Any:
-        return _verdicts_module().VerdictSettings.from_config(config)
-
     def classify(self, records: list[CrmRecord], prior: dict[tuple[str, str], PriorState],
-                 config: Config | None = None) -> list[RecordVerdict]:
+                 config: Config | None = None, *, full: bool = False) -> list[RecordVerdict]:
         vm = _verdicts_module()
-        verdicts = vm.classify(records, prior, self._settings(config or self.config))
+        settings = vm.VerdictSettings.from_config(config or self.config, full=full)
+        verdicts = vm.classify(records, prior, settings)
         for v in verdicts:  # list membership, when core left it to us
             if v.payload is not None and v.record.lists and "lists" not in v.payload:
                 ids = sorted({self.list_ids[lid] for lid in v.record.lists if lid in self.list_ids})
@@ -261,10 +259,7 @@ class Engine:
                 status = "cancelled"
                 return summary
             self._update(phase="checking", total=len(records), done=0, message="", force=True)
-            prior = st.prior(env)
-            if full:
-                prior = {k: dataclasses.replace(p, field_hash=None) for k, p in prior.items()}
-            verdicts = self.classify(records, prior, cfg)
+            verdicts = self.classify(records, st.prior(env), cfg, full=full)
             self._send(run_id, verdicts, summary)
             if not self._cancelled() and self.selected_lists:
                 self.mirrored = mirror_lists(self.services.dotdigital, self.selected_lists,
