@@ -32,3 +32,18 @@ def test_rate_gives_throughput_and_eta():
     p = rate.apply(Progress("sending", done=110, total=310))
     assert p.throughput == 50.0 and p.eta_s == 4.0
     assert "110/310" in p.line()
+
+
+def test_poll_policy_learns_a_first_check_just_past_the_import_time():
+    from dynsync_tui.sync.imports import PollPolicy
+
+    p = PollPolicy(first=2.0)
+    takes, polls = 0.3, 0
+    for _ in range(200):
+        t, n = p.first, 1
+        while t < takes:  # not finished yet: checked again later
+            t, n = t * p.grow, n + 1
+        polls += n
+        p.learn(n == 1, p.first)
+    assert polls / 200 <= 1.08  # nearly every import seen finished at its first check
+    assert p.first < 0.6  # and not waited for much longer than it takes
