@@ -299,14 +299,14 @@ class DataverseClient:
                 seen.add(url)
 
     def count(self, entity_set: str, filter: str | None = None) -> int:
-        """Number of rows (``$count``; Dataverse caps it at 5000 on real orgs: a hint only)."""
-        q = odata_query({"$filter": filter})
-        resp = self._get(f"{entity_set}/$count" + (f"?{q}" if q else ""), what=f"counting {entity_set}")
-        try:
-            return int(resp.text.strip().lstrip("\ufeff"))
-        except ValueError:
-            raise ConnectorError(f"Dataverse sent a count that is not a number ({entity_set})",
-                                 service="Dataverse") from None
+        """Number of rows from ``$count=true`` on a one-row page. Dataverse caps it at 5000:
+        a value of 5000 means "5000 or more" (a hint for the connection test and progress)."""
+        q = odata_query({"$count": "true", "$filter": filter})
+        data = self._json(f"{entity_set}?{q}", prefer="odata.maxpagesize=1", what=f"counting {entity_set}")
+        n = data.get("@odata.count")
+        if not isinstance(n, int):
+            raise ConnectorError(f"Dataverse sent no count for {entity_set}", service="Dataverse")
+        return n
 
     def iter_fetchxml(self, entity_set: str, fetch: str) -> Iterator[list[dict[str, Any]]]:
         """Run FetchXML page by page with paging cookies (§8.4). Missing columns are missing keys."""

@@ -301,8 +301,10 @@ def test_change_tracking_initial_delta_and_expired_token():
 
 
 def test_count_and_bad_page_size():
-    rec = Recorder(responses=[httpx.Response(200, text="\ufeff12001")])
+    rec = Recorder(responses=[js(200, {"@odata.count": 5000, "value": rows("a")})])
     dv, _, _ = client(rec)
-    assert dv.count("contacts") == 12001 and rec.paths[0].endswith("contacts/$count")
+    assert dv.count("contacts", "statecode eq 0") == 5000
+    assert rec.paths[0] == "/api/data/v9.2/contacts?$count=true&$filter=statecode%20eq%200"
+    assert rec.requests[0].headers["Prefer"] == "odata.maxpagesize=1"
     with pytest.raises(QueryError, match="1 to 5000"):
         DataverseClient(ENV, StaticToken(), page_size=5001)
