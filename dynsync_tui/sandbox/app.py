@@ -1,0 +1,248 @@
+"""``Sandbox``: the token endpoint, Dataverse and Dotdigital on one HTTPS listener."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dynsync_tui.sandbox.auth import TokenService, aad_error
+from dynsync_tui.sandbox.certs import make_server_context
+from dynsync_tui.sandbox.csvload import SandboxDataError, load_csv_dir
+from dynsync_tui.sandbox.dataverse import DataverseApi, dv_error
+from dynsync_tui.sandbox.dd_account import DotdigitalAccount
+from dynsync_tui.sandbox.dotdigital import PREFIX as DD_PREFIX
+from dynsync_tui.sandbox.dotdigital import DotdigitalApi, v2_error, v3_error
+from dynsync_tui.sandbox.metadata import ENTITIES
+from dynsync_tui.sandbox.seed import generate
+from dynsync_tui.sandbox.server import Faults, HttpsApp, Request, Response
+from dynsync_tui.sandbox.store import Store
+
+DEFAULT_SIZE = 3000
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    dataverse_url: str
+    authority: str
+    dotdigital_url: str
+    ca_file: Path
+    tenant_id: str
+    client_id: str
+    client_secret: str
+    api_user: str
+    api_password: str
+    org_id: str
+
+    def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
+        return (f"SandboxInfo(dataverse_url={self.dataverse_url!r}, authority={self.authority!r}, "
+                f"dotdigital_url={self.dotdigital_url!r}, org_id={self.org_id!r})")
+
+
+class _App(HttpsApp):
+    def __init__(self, tenant_id: str) -> None:
+        super().__init__()
+        self.tenant_id = tenant_id
+
+    def error_for(self, req: Request, status: int, message: str) -> Response:
+        path = req.path
+        if path.startswith("/api/data/"):
+            code = {429: "0x80072322", 503: "0x80040216"}.get(status, "0x80060888")
+            return dv_error(status, message, code).response
+        if path.startswith(DD_PREFIX + "/contacts/v3"):
+            code = {429: "rateLimit:exceeded", 404: "contacts:notFound"}.get(status, "contacts:error")
+            return v3_error(status, code, message).response
+        if path.startswith(DD_PREFIX):
+            return v2_error(status, message).response
+        if path.startswith(f"/{self.tenant_id}/"):
+            return aad_error(status, "temporarily_unavailable", 90033, message).response
+        return Response(status, {"error": {"code": "", "message": message}})
+
+
+class Sandbox:
+    """The built-in emulator. ``with Sandbox(home) as sb: sb.info ...``"""
+
+    def __init__(self, home: Path, *, data_dir: Path | None = None, reset: bool = False,
+                 seed: int = 20261203, size: int | None = None, import_delay: float = 0.2) -> None:
+        self.home = Path(home)
+        self.data_dir = Path(data_dir) if data_dir else None
+        self.reset = reset
+        self.seed = seed
+        self.size = DEFAULT_SIZE if size is None else size
+        self.import_delay = import_delay
+        self._info: SandboxInfo | None = None
+        self._app: _App | None = None
+        self._faults = Faults()
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self, port: int = 0) -> SandboxInfo:
+        if self._info:
+            return self._info
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        records = load_csv_dir(self.data_dir) if self.data_dir else None  # fail before touching the DB
+        store = self.store = Store(self.home / "sandbox.db")
+        source = f"data:{self.data_dir.resolve()}" if self.data_dir else f"seed:{self.seed}:{self.size}"
+        fresh = self.reset or store.get_meta("org_id") is None or store.get_meta("source") != source
+        if fresh:
+            store.wipe()
+            for key in ("org_id", "tenant_id", "client_id"):
+                store.set_meta(key, str(uuid.uuid4()))
+            store.set_meta("api_user", f"apiuser-{secrets.token_hex(6)}@apiconnector.com")
+            store.set_meta("source", source)
+        if records is not None:
+            digest = _digest(records)
+            if fresh or store.get_meta("data_digest") != digest:
+                store.replace_records(records)
+                store.set_meta("data_digest", digest)
+            else:
+                store.load_records()
+        elif fresh:
+            store.replace_records(generate(self.seed, self.size))
+        else:
+            store.load_records()
+        self.account = DotdigitalAccount(store, self.import_delay)
+        if fresh:
+            self.account.init_defaults()
+        meta = {k: store.get_meta(k) or "" for k in ("org_id", "tenant_id", "client_id", "api_user")}
+        client_secret = secrets.token_urlsafe(24)  # new each start, never persisted
+        api_password = secrets.token_urlsafe(18)
+        self.tokens = TokenService(meta["tenant_id"], meta["client_id"], client_secret)
+        self.dataverse = DataverseApi(store, self.tokens, meta["org_id"])
+        self.dotdigital = DotdigitalApi(self.account, meta["api_user"], api_password)
+        app = self._app = _App(meta["tenant_id"])
+        app.faults = self._faults
+        for part in (self.tokens, self.dataverse, self.dotdigital):
+            part.register(app.router)
+        cert = self.home / "cert.pem"
+        real_port = app.listen(make_server_context(cert), port)
+        root = f"https://127.0.0.1:{real_port}"
+        self.tokens.base_url = root
+        self.tokens.audience = self.dataverse.base_url = root
+        self.dotdigital.base_url = root + DD_PREFIX
+        self.account.start_worker()
+        self._info = SandboxInfo(
+            dataverse_url=root, authority=f"{root}/{meta['tenant_id']}",
+            dotdigital_url=root + DD_PREFIX, ca_file=cert, tenant_id=meta["tenant_id"],
+            client_id=meta["client_id"], client_secret=client_secret, api_user=meta["api_user"],
+            api_password=api_password, org_id=meta["org_id"])
+        return self._info
+
+    def stop(self) -> None:
+        if self._app:
+            self._app.close()
+            self._app = None
+            self.account.stop_worker()
+            self.store.close()
+            self._info = None
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def info(self) -> SandboxInfo:
+        if self._info is None:
+            raise RuntimeError("the sandbox is not running; call start() first")
+        return self._info
+
+    # ------------------------------------------------------------ test hooks
+    @property
+    def faults(self) -> Faults:
+        return self._faults
+
+    @property
+    def request_log(self) -> list[tuple[str, str]]:
+        return self._app.request_log if self._app else []
+
+    def dotdigital_contacts(self) -> list[dict]:
+        with self.account.lock:
+            return [self.account.view(c) for _i, c in sorted(self.account.contacts.items())]
+
+    def expire_tokens(self) -> None:
+        self.tokens.expire_all()
+
+    def records(self, entity: str) -> list[dict]:
+        """A copy of every ``entity`` record, in primary key order (for tests)."""
+        t = self.store.tables[_entity(entity)]
+        return [dict(t.rows[i]) for i in list(t.ids)]
+
+    def update_record(self, entity: str, id: str, **cols: Any) -> None:
+        ent = _entity(entity)
+        rec = self.store.tables[ent].rows.get(id.lower())
+        if rec is None:
+            raise KeyError(f"no {ent} with id {id}")
+        self.store.put_record(ent, {**rec, **cols, "modifiedon": _now()})
+
+    def insert_record(self, entity: str, **cols: Any) -> str:
+        ent = _entity(entity)
+        pk = ENTITIES[ent].pk
+        rid = str(cols.pop(pk, None) or uuid.uuid4()).lower()
+        self.store.put_record(ent, {pk: rid, "statecode": 0, **cols, "modifiedon": _now()})
+        return rid
+
+    def delete_record(self, entity: str, id: str) -> None:
+        if not self.store.delete_record(_entity(entity), id.lower()):
+            raise KeyError(f"no {entity} with id {id}")
+
+    def set_sms_status(self, email: str, status: str) -> None:
+        self.account.set_sms_status(email, status)
+
+
+def _entity(name: str) -> str:
+    from dynsync_tui.sandbox.metadata import BY_SET
+    if name in ENTITIES:
+        return name
+    if name in BY_SET:
+        return BY_SET[name].logical
+    raise KeyError(f"unknown entity {name!r}")
+
+
+def _now() -> str:
+    import time
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _digest(records: dict[str, list[dict]]) -> str:
+    import hashlib
+    import json
+    return hashlib.sha256(json.dumps(records, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def serve(home: Path, data_dir: Path | None, reset: bool, port: int = 0) -> int:
+    """``dynsync sandbox``: run until Ctrl-C. Returns the exit code."""
+    try:
+        sb = Sandbox(home, data_dir=data_dir, reset=reset)
+        info = sb.start(port)
+    except SandboxDataError as exc:
+        print(f"dynsync sandbox: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"dynsync sandbox: cannot start: {exc.strerror or exc}", file=sys.stderr)
+        return 3
+    print(f"""dynsync sandbox is running (data in {sb.home}).
+  Dynamics environment URL : {info.dataverse_url}
+  Tenant ID                : {info.tenant_id}
+  Authority                : {info.authority}
+  Client ID                : {info.client_id}
+  Client secret            : {info.client_secret}
+  Dotdigital API endpoint  : {info.dotdigital_url}
+  Dotdigital API user      : {info.api_user}
+  Dotdigital API password  : {info.api_password}
+  Certificate to trust     : {info.ca_file}
+  Organisation ID          : {info.org_id}
+The secret and password are new each time the sandbox starts. Press Ctrl-C to stop.""", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("\nstopping the sandbox", flush=True)
+    finally:
+        sb.stop()
+    return 0
