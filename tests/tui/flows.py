@@ -1,0 +1,46 @@
+"""Reusable Pilot flows: the lead's real-sandbox test calls ``drive_full_flow`` with an app
+built on the real ``connect``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.widgets import Static
+
+from dynsync_tui.tui.widgets.verdict_table import VerdictTable
+
+
+async def settle(app: Any, pilot: Any, delay: float = 0.05) -> None:
+    await pilot.pause(delay)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def text_of(app: Any, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def drive_full_flow(app: Any, pilot: Any) -> str:
+    """Connect → country → mappings → lists → preview → sync; returns the summary text."""
+    assert type(app.screen).__name__ == "ConnectScreen"
+    await pilot.click("#test")
+    await settle(app, pilot)
+    result = text_of(app, "#result")
+    assert "✓" in result and "Records:" in result, result
+    for expected in ("CountryScreen", "MappingsScreen", "ListsScreen", "PreviewScreen"):
+        await pilot.press("ctrl+n")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == expected
+    table = app.screen.query_one(VerdictTable)
+    assert table.rows, "preview has no rows"
+    await pilot.press("ctrl+n")
+    await settle(app, pilot)
+    assert type(app.screen).__name__ == "SyncScreen"
+    await pilot.click("#start")
+    for _ in range(600):
+        await settle(app, pilot, 0.05)
+        if not app.screen.running:
+            break
+    summary = text_of(app, "#summary")
+    assert summary.startswith("Sync finished"), summary + text_of(app, "#status")
+    return summary

@@ -1,0 +1,286 @@
+"""Pilot tests: the flows of screens.md over fake services."""
+
+from __future__ import annotations
+
+import re
+import threading
+from types import SimpleNamespace
+
+from textual.widgets import Button, DataTable, Input, OptionList, RadioSet, Select, Static
+
+from dynsync_tui.core.config import load
+from dynsync_tui.tui.widgets.preview_index import code_of
+from dynsync_tui.tui.widgets.verdict_table import VerdictTable
+from tests.tui.fakes import FakeEngine, fake_services, make_verdicts
+from tests.tui.flows import drive_full_flow, settle, text_of
+
+SIZE = (100, 32)
+
+
+def counts_in(summary: str) -> dict[str, int]:
+    return {k: int(v.replace(",", "")) for k, v in re.findall(r"(\w+): ([\d,]+)", summary)}
+
+
+async def test_full_flow_to_finished_sync(tui_app) -> None:
+    app = tui_app()
+    async with app.run_test(size=SIZE) as pilot:
+        summary = await drive_full_flow(app, pilot)
+        got = counts_in(summary)
+        runs = app.services().state.runs(app.services().env_key)
+        assert runs, "the run is recorded"
+        assert {k: runs[0].counts[k] for k in got} == got
+        await pilot.press("f7")
+        await settle(app, pilot)
+        assert app.screen.query_one("#runs", DataTable).row_count == len(runs)
+
+
+async def test_every_step_by_key_and_at_80x24(tui_app) -> None:
+    app = tui_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        for i, name in enumerate(("Connect", "Country", "Mappings", "Lists", "Preview", "Sync", "Runs")):
+            await pilot.press(f"f{i + 1}")
+            await settle(app, pilot)
+            assert type(app.screen).__name__ == f"{name}Screen"
+            nxt = app.screen.query_one("#next", Button)
+            assert nxt.region.bottom <= 24 and nxt.region.right <= 80, f"{name}: Next off screen"
+        await pilot.press("ctrl+b")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "SyncScreen"
+
+
+async def test_connect_error_is_one_line(tui_app) -> None:
+    def broken(cfg):
+        raise RuntimeError("Dataverse: sign-in failed: AADSTS7000215 invalid client secret\n  at line 2")
+
+    app = tui_app(connect=broken)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click("#test")
+        await settle(app, pilot)
+        status = text_of(app, "#status")
+        assert "AADSTS7000215" in status and "\n" not in status and "Traceback" not in status
+        assert "Not connected" in text_of(app, "#result")
+
+
+async def test_connect_rejects_http_url(tui_app) -> None:
+    app = tui_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one("#env", Input).value = "http://org.example"
+        await pilot.click("#test")
+        await settle(app, pilot)
+        assert "must start with https://" in text_of(app, "#status")
+        assert app.config.dynamics.environment_url == ""
+
+
+async def test_country_search_pick_and_no_match(tui_app) -> None:
+    app = tui_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await settle(app, pilot)
+        search = app.screen.query_one("#search", Input)
+        search.value = "france"
+        await settle(app, pilot)
+        options = app.screen.query_one("#countries", OptionList)
+        assert options.option_count == 1 and options.get_option_at_index(0).id == "FR"
+        search.focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.config.validation.default_country == "FR"
+        search.value = "zzzz"
+        await settle(app, pilot)
+        assert options.option_count == 0 and "No country matches" in text_of(app, "#no-match")
+        search.value = "off"
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.config.validation.default_country is None
+
+
+async def test_mappings_edit_and_save(tui_app, tmp_path) -> None:
+    app = tui_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f3")
+        await settle(app, pilot)
+        table = app.screen.query_one("#mappings", DataTable)
+        table.move_cursor(row=1)  # mobileNumber ← contact.mobilephone
+        await pilot.press("e")
+        await settle(app, pilot)
+        modal = app.screen
+        assert modal.query_one("#direction", Select).disabled
+        assert "Information flows from CRM" in str(modal.query_one("#lock", Static).render())
+        await pilot.press("escape")
+        await settle(app, pilot)
+        await pilot.press("a")
+        await settle(app, pilot)
+        modal = app.screen
+        modal.query_one("#label", Input).value = "bad label!"
+        modal.query_one("#field", Select).value = "firstname"
+        await pilot.click("#ok")
+        await settle(app, pilot)
+        assert "Dotdigital data labels are 1-20" in str(modal.query_one("#error", Static).render())
+        modal.query_one("#label", Input).value = "FIRSTNAME"
+        await pilot.pause(0.3)  # a button ignores clicks while its press effect shows
+        await pilot.click("#ok")
+        await settle(app, pilot)
+        assert table.row_count == 5
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        saved = load(tmp_path / "config.toml")
+        assert any(m.label == "FIRSTNAME" and m.field == "firstname" for m in saved.mappings)
+        table.move_cursor(row=0)  # delete contact email: the set becomes invalid
+        await pilot.press("delete")
+        await settle(app, pilot)
+        assert "contact has no email mapping" in text_of(app, "#status")
+        await pilot.press("ctrl+n")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "MappingsScreen", "an invalid set blocks Next"
+
+
+async def test_no_eligible_lists(tui_app) -> None:
+    lists = [SimpleNamespace(id="l1", name="Old", dynamic=False, member_type="contact", member_count=3,
+                             activated=False, eligible=False, why="not activated for email")]
+    app = tui_app(services=fake_services(lists))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f4")
+        await settle(app, pilot)
+        app.screen.query_one("#mode", RadioSet).query_one("#mode-lists").value = True
+        await settle(app, pilot)
+        assert "No marketing list qualifies" in text_of(app, "#empty")
+        assert app.screen.query_one("#next", Button).disabled
+        await pilot.press("space")
+        assert "not activated for email" in text_of(app, "#status")
+
+
+async def test_pick_lists(tui_app) -> None:
+    app = tui_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f4")
+        await settle(app, pilot)
+        app.screen.query_one("#mode-lists").value = True
+        await settle(app, pilot)
+        assert app.screen.query_one("#next", Button).disabled
+        app.screen.query_one("#lists", DataTable).focus()
+        await pilot.press("space")
+        await settle(app, pilot)
+        assert [s.dynamics_list_id for s in app.config.consent.lists] == ["list-1"]
+        assert not app.screen.query_one("#next", Button).disabled
+
+
+async def test_preview_filter_search_detail(tui_app) -> None:
+    app = tui_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f5")
+        await settle(app, pilot)
+        table = app.screen.query_one(VerdictTable)
+        assert len(table.rows) == 200
+        reasons = app.screen.query_one("#reasons", OptionList)
+        ids = [reasons.get_option_at_index(i).id for i in range(reasons.option_count)]
+        reasons.highlighted = ids.index("no_mobile")
+        reasons.focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        expected = sum(1 for v in make_verdicts(200) if code_of(v) == "no_mobile")
+        assert len(table.rows) == expected
+        assert all(code_of(table.verdicts[i]) == "no_mobile" for i in table.rows)
+        app.screen.query_one("#search", Input).value = "person107"
+        await settle(app, pilot, 0.1)
+        assert [table.verdicts[i].record.name for i in table.rows] == ["Person 107"]
+        table.focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        detail = str(app.screen.query_one("#detail").render())
+        assert "Person 107" in detail and "(nothing is sent)" in detail
+
+
+async def test_cancel_sync(tui_app) -> None:
+    gate = threading.Event()
+    app = tui_app(engine_kw={"gate": gate})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f6")
+        await settle(app, pilot)
+        await pilot.click("#start")
+        await pilot.pause(0.1)
+        await pilot.press("f7")  # leaving is refused while the sync runs
+        await pilot.pause()
+        assert type(app.screen).__name__ == "SyncScreen"
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        await pilot.press("y")
+        await pilot.pause()
+        gate.set()
+        await settle(app, pilot, 0.1)
+        summary = text_of(app, "#summary")
+        assert summary.startswith("Sync cancelled"), summary
+        assert sum(counts_in(summary).values()) < 200
+
+
+async def test_open_failed_record(tui_app) -> None:
+    app = tui_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f6")
+        await settle(app, pilot)
+        await pilot.click("#start")
+        await settle(app, pilot, 0.2)
+        await pilot.press("f7")
+        await settle(app, pilot)
+        records = app.screen.query_one("#records", DataTable)
+        rows = [[str(c) for c in records.get_row_at(i)] for i in range(records.row_count)]
+        failed = [r for r in rows if r[3] == "failed"]
+        assert failed and "InvalidMobile" in failed[0][4]
+
+
+async def test_thread_checks_during_sync(tui_app, monkeypatch) -> None:
+    """No widget is refreshed or mounted from a worker thread while a sync runs."""
+    from textual.widget import Widget
+
+    app = tui_app(engine_kw={"n": 400})
+    offenders: list[str] = []
+
+    def guard(name):
+        original = getattr(Widget, name)
+
+        def checked(self, *a, **kw):
+            if app._thread_id and threading.get_ident() != app._thread_id:
+                offenders.append(f"{type(self).__name__}.{name} from {threading.current_thread().name}")
+            return original(self, *a, **kw)
+
+        monkeypatch.setattr(Widget, name, checked)
+
+    for name in ("refresh", "mount", "remove", "set_class", "update" if hasattr(Widget, "update") else "refresh"):
+        guard(name)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await settle(app, pilot)
+        await pilot.press("f6")
+        await settle(app, pilot)
+        await pilot.click("#start")
+        await settle(app, pilot, 0.2)
+        assert text_of(app, "#summary").startswith("Sync finished")
+    assert offenders == []
+
+
+async def test_palette_knows_the_screen(tui_app) -> None:
+    from dynsync_tui.tui.commands import DynsyncCommands
+
+    app = tui_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await settle(app, pilot)
+        provider = DynsyncCommands(app.screen)
+        titles = [t for t, _h, _cb in provider._commands()]
+        assert "preview: reload preview" in titles and not any(t.startswith("connect:") for t in titles)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("escape")
+        await pilot.press("ctrl+t")
+        assert app.theme == "textual-light"
+
+
+def test_fake_engine_follows_the_contract() -> None:
+    """Keep the fake honest: the summary adds up to the records it classified."""
+    events = []
+    eng = FakeEngine(None, fake_services(), on_event=events.append, n=50)
+    s = eng.sync()
+    assert s.created + s.updated + s.unchanged + s.skipped + s.failed == 50
+    assert events[-1].phase == "done"
