@@ -20,7 +20,7 @@ from dynsync_tui.core import plan as plan_mod
 from dynsync_tui.core.config import Config, to_dict
 from dynsync_tui.core.mappings import IDENTIFIER_LABELS
 from dynsync_tui.core.records import CrmRecord, PriorState, RecordVerdict
-from dynsync_tui.core.reasons import Verdict
+from dynsync_tui.core.reasons import Reason, Verdict
 from dynsync_tui.sync.events import Progress, Rate, Throttle
 from dynsync_tui.sync.imports import ImportRunner, InFlight, PollPolicy
 from dynsync_tui.sync.mirror import MirrorResult, mirror_lists
@@ -28,6 +28,9 @@ from dynsync_tui.sync.services import Services
 from dynsync_tui.sync.state import Outcome
 
 SENT = (Verdict.CREATE.value, Verdict.UPDATE.value)
+NO_RETRY = frozenset({"globallysuppressed", "suppressedbydomain", "invalidemail", "invaliddomain",
+                      "invalidphonenumber"})
+"""Dotdigital failure codes that will not change on a resend of the same data."""
 
 
 def _verdicts_module() -> Any:
@@ -91,6 +94,7 @@ class Engine:
         self.members: dict[str, set[str]] = {}  # configured list id → member ids (lower-case)
         self.selected_lists: list[tuple[str, Any]] = []  # (configured id, MarketingList)
         self.mirrored: list[MirrorResult] = []
+        self.held: set[tuple[str, str]] = set()  # refused for good last time, not resent
 
     # ------------------------------------------------------------ events
 
@@ -154,12 +158,25 @@ class Engine:
         vm = _verdicts_module()
         settings = vm.VerdictSettings.from_config(config or self.config, full=full)
         verdicts = vm.classify(records, prior, settings)
+        self.held = set() if full else self._hold_refused(verdicts)
         for v in verdicts:  # list membership, when core left it to us
             if v.payload is not None and v.record.lists and "lists" not in v.payload:
                 ids = sorted({self.list_ids[lid] for lid in v.record.lists if lid in self.list_ids})
                 if ids:
                     v.payload["lists"] = ids
         return verdicts
+
+    def _hold_refused(self, verdicts: list[RecordVerdict]) -> set[tuple[str, str]]:
+        """Records Dotdigital refused for good last time (suppressed, invalid email or
+        number) and unchanged since: not sent again, shown as skipped "failed"."""
+        failures = self.services.state.failures(self.services.env_key)
+        held = set()
+        for v in verdicts:
+            f = failures.get(v.key) if v.verdict in SENT else None
+            if f and f[1] == v.field_hash and f[0] and all(c.lower() in NO_RETRY for c in f[0]):
+                v.verdict, v.reason, v.payload = Verdict.SKIP.value, Reason.FAILED.value, None
+                held.add(v.key)
+        return held
 
     def preview(self) -> Preview:
         records = self.read_records()
@@ -284,17 +301,23 @@ class Engine:
         to_send = [v for v in verdicts if v.verdict in SENT and v.payload is not None]
         # Records Dotdigital rejected last time go first.
         to_send.sort(key=lambda v: 0 if (v.prior and v.prior.outcome == "failed") else 1)
-        rest = []
+        rest: list[Outcome] = []
+        held: list[Outcome] = []
         for v in verdicts:
             if v.verdict in SENT and v.payload is not None:
                 continue
             if v.verdict == Verdict.UNCHANGED.value:
                 summary.unchanged += 1
                 rest.append(Outcome(v.record.entity, v.record.id, "unchanged", v.reason))
+            elif v.key in self.held:
+                summary.skipped += 1
+                held.append(Outcome(v.record.entity, v.record.id, "skip", v.reason))
             else:
                 summary.skipped += 1
                 rest.append(Outcome(v.record.entity, v.record.id, "skip", v.reason))
         st.record_outcomes(env, run_id, rest)
+        st.record_outcomes(env, run_id, held, update_records=False)  # they stay "failed"
+        rest += held
         done = len(rest)
         self._update(phase="sending", done=done, total=len(verdicts), unchanged=summary.unchanged,
                      skipped=summary.skipped, force=True)

@@ -83,7 +83,8 @@ def outcomes_from_status(keys: list[dict[str, Any]], doc: dict[str, Any]) -> lis
 
 
 def failed(key: dict[str, Any], codes: Iterable[str]) -> Outcome:
-    return Outcome(key["entity"], key["id"], "failed", "failed", tuple(codes))
+    return Outcome(key["entity"], key["id"], "failed", "failed", tuple(codes),
+                   field_hash=key.get("hash"))
 
 
 @dataclass

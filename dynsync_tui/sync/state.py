@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
     env_key TEXT NOT NULL, entity TEXT NOT NULL, id TEXT NOT NULL,
     contact_id INTEGER, email TEXT, mobile TEXT, field_hash TEXT,
-    outcome TEXT, reason TEXT, failure_codes TEXT, sms_opted_out INTEGER NOT NULL DEFAULT 0,
+    outcome TEXT, reason TEXT, failure_codes TEXT, failed_hash TEXT,
+    sms_opted_out INTEGER NOT NULL DEFAULT 0,
     updated_at TEXT NOT NULL,
     PRIMARY KEY (env_key, entity, id)
 );
@@ -213,25 +214,33 @@ class StateStore:
         return {(r[0], r[1]): PriorState(r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]))
                 for r in rows}
 
-    def failure_codes(self, env_key: str) -> dict[tuple[str, str], tuple[str, ...]]:
-        """The Dotdigital failure codes of records whose last outcome was a failure."""
+    def failures(self, env_key: str) -> dict[tuple[str, str], tuple[tuple[str, ...], str | None]]:
+        """Records whose last outcome was a failure: their Dotdigital failure codes and the
+        field hash of what was refused."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT entity, id, failure_codes FROM records WHERE env_key=? AND outcome='failed'",
-                (env_key,)).fetchall()
-        return {(r[0], r[1]): tuple(json.loads(r[2] or "[]")) for r in rows}
+                "SELECT entity, id, failure_codes, failed_hash FROM records "
+                "WHERE env_key=? AND outcome='failed'", (env_key,)).fetchall()
+        return {(r[0], r[1]): (tuple(json.loads(r[2] or "[]")), r[3]) for r in rows}
+
+    def failure_codes(self, env_key: str) -> dict[tuple[str, str], tuple[str, ...]]:
+        """The Dotdigital failure codes of records whose last outcome was a failure."""
+        return {k: codes for k, (codes, _) in self.failures(env_key).items()}
 
     def _write_outcomes(self, db: sqlite3.Connection, env_key: str, run_id: int | None,
-                        outcomes: Iterable[Outcome]) -> None:
+                        outcomes: Iterable[Outcome], update_records: bool = True) -> None:
         stamp = now_iso()
         accepted, other, run_rows = [], [], []
         for o in outcomes:
             codes = json.dumps(list(o.failure_codes)) if o.failure_codes else None
-            if o.accepted:
+            if not update_records:
+                pass
+            elif o.accepted:
                 accepted.append((env_key, o.entity, o.id, o.contact_id, o.email, o.mobile,
                                  o.field_hash, o.outcome, o.reason, stamp))
             else:
-                other.append((env_key, o.entity, o.id, o.outcome, o.reason, codes, stamp))
+                failed_hash = o.field_hash if o.outcome == "failed" else None
+                other.append((env_key, o.entity, o.id, o.outcome, o.reason, codes, failed_hash, stamp))
             if run_id is not None:
                 run_rows.append((run_id, o.entity, o.id, o.outcome, o.reason, codes))
         db.executemany(
@@ -241,23 +250,26 @@ class StateStore:
             "contact_id=COALESCE(excluded.contact_id, records.contact_id), email=excluded.email, "
             "mobile=COALESCE(excluded.mobile, records.mobile), field_hash=excluded.field_hash, "
             "outcome=excluded.outcome, reason=excluded.reason, failure_codes=NULL, "
-            "updated_at=excluded.updated_at", accepted)
-        # A failure forgets the hash (so the record is sent again); a skip or an unchanged
-        # record keeps what was last accepted.
+            "failed_hash=NULL, updated_at=excluded.updated_at", accepted)
+        # A failure forgets the accepted hash (so the record is sent again) and keeps the
+        # refused one; a skip or an unchanged record keeps what was last accepted.
         db.executemany(
-            "INSERT INTO records (env_key, entity, id, outcome, reason, failure_codes, updated_at) "
-            "VALUES (?,?,?,?,?,?,?) ON CONFLICT (env_key, entity, id) DO UPDATE SET "
+            "INSERT INTO records (env_key, entity, id, outcome, reason, failure_codes, failed_hash, "
+            "updated_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (env_key, entity, id) DO UPDATE SET "
             "outcome=excluded.outcome, reason=excluded.reason, "
             "failure_codes=excluded.failure_codes, updated_at=excluded.updated_at, "
-            "field_hash=CASE WHEN excluded.outcome='failed' THEN NULL ELSE records.field_hash END",
-            other)
+            "field_hash=CASE WHEN excluded.outcome='failed' THEN NULL ELSE records.field_hash END, "
+            "failed_hash=CASE WHEN excluded.outcome='failed' THEN excluded.failed_hash "
+            "ELSE records.failed_hash END", other)
         db.executemany(
             "INSERT OR REPLACE INTO run_records (run_id, entity, id, verdict, reason, failure_codes) "
             "VALUES (?,?,?,?,?,?)", run_rows)
 
-    def record_outcomes(self, env_key: str, run_id: int | None, outcomes: Iterable[Outcome]) -> None:
+    def record_outcomes(self, env_key: str, run_id: int | None, outcomes: Iterable[Outcome],
+                        *, update_records: bool = True) -> None:
+        """Store outcomes per record (unless ``update_records`` is false) and in the run."""
         with self._tx() as db:
-            self._write_outcomes(db, env_key, run_id, outcomes)
+            self._write_outcomes(db, env_key, run_id, outcomes, update_records)
 
     def set_sms_opted_out(self, env_key: str, keys: Iterable[tuple[str, str]], value: bool = True) -> None:
         with self._tx() as db:

@@ -40,13 +40,14 @@ class Rig:
                       poll=PollPolicy(first=0.0, shortest=0.0, busy=0.01))
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def fake_verdicts(monkeypatch):
+    """The engine's unit tests run over a tiny fake of core.verdicts (engine mechanics only)."""
     monkeypatch.setattr(engine_mod, "_verdicts_module", fake_verdicts_module)
 
 
 @pytest.fixture
-def rig(tmp_path):
+def rig(tmp_path, fake_verdicts):
     r = Rig(tmp_path, contact_rows(10, no_mobile=(9,)))
     yield r
     r.state.close()

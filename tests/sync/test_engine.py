@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from dynsync_tui.core.config import ListSelection
 from dynsync_tui.core.mappings import Mapping
 from dynsync_tui.sync.imports import batch_key, payload_hash
 
 from .conftest import Rig
+
+pytestmark = pytest.mark.usefixtures("fake_verdicts")
 from .fakes import FakeDataverse, contact_rows
 
 
@@ -36,15 +40,15 @@ def test_second_run_over_unchanged_data_sends_nothing(rig):
 
 def test_rejected_rows_keep_their_reasons_and_go_first_next_time(tmp_path):
     rig = Rig(tmp_path, contact_rows(10),
-              reject={"person7@example.org": "InvalidPhoneNumber",
+              reject={"person7@example.org": "InvalidContact",
                       "person8@example.org": "Duplicate", "person9@example.org": "Blocker"})
     first = rig.engine().sync()
     assert (first.created, first.failed) == (7, 3)
-    assert first.failure_codes == {"InvalidPhoneNumber": 1, "Duplicate": 1, "Blocker": 1}
+    assert first.failure_codes == {"InvalidContact": 1, "Duplicate": 1, "Blocker": 1}
     codes = rig.state.failure_codes("test:env")
     assert codes[("contact", "c-0008")] == ("Duplicate",)
     rows = {r["id"]: r for r in rig.state.run_records(first.run_id)}
-    assert rows["c-0007"]["verdict"] == "failed" and rows["c-0007"]["failure_codes"] == ["InvalidPhoneNumber"]
+    assert rows["c-0007"]["verdict"] == "failed" and rows["c-0007"]["failure_codes"] == ["InvalidContact"]
     rig.dd.reject.clear()
     second = rig.engine().sync()
     first_batch = [c["identifiers"]["email"] for c in rig.dd.sent[-1]]
@@ -197,3 +201,18 @@ def test_members_who_left_a_dynamic_list_are_removed_from_its_dotdigital_list(tm
     assert dyn_id not in gone["lists"]
     assert static_id in rig.dd.people["person3@example.org"]["lists"]
     assert dyn_id in rig.dd.people["person0@example.org"]["lists"]
+
+
+def test_refused_for_good_is_held_until_the_record_changes(tmp_path):
+    rig = Rig(tmp_path, contact_rows(3), reject={"person1@example.org": "GloballySuppressed"})
+    rig.engine().sync()
+    rig.dd.reject.clear()
+    second = rig.engine().sync()
+    assert len(rig.dd.sent) == 1  # nothing resent: suppressed stays suppressed
+    assert (second.skipped, second.failed) == (1, 0)
+    run_rows = {r["id"]: r for r in rig.state.run_records(second.run_id)}
+    assert run_rows["c-0001"]["verdict"] == "skip" and run_rows["c-0001"]["reason"] == "failed"
+    assert rig.state.failure_codes("test:env") == {("contact", "c-0001"): ("GloballySuppressed",)}
+    rig.dv.rows["contacts"][1]["firstname"] = "New"  # the record changes: worth another try
+    third = rig.engine().sync()
+    assert third.created == 1 and len(rig.dd.sent) == 2
