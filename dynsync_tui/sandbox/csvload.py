@@ -120,8 +120,8 @@ def _load_file(entity: str, path: Path) -> list[tuple[int, dict]]:
         for (name, typ), value in zip(header, row):
             if typ in LOOKUP_TYPES:
                 rec[f"_{name}_value"] = value.strip() or None
-            elif name == pk:
-                rec[pk] = value.strip() or None
+            elif name == pk or (entity == "list" and name in ("type", "createdfromcode")):
+                rec[name] = value.strip() or None  # ids and list codes are converted later
             else:
                 rec[name] = _convert(value, typ, where, name)
         rec[pk] = as_guid(rec.get(pk) or f"{path.name}:{lineno}", entity)
@@ -154,7 +154,11 @@ def load_csv_dir(data_dir: Path) -> dict[str, list[dict]]:
             raise SandboxDataError(f"{data_dir / 'lists.csv'}: line {lineno}: createdfromcode must be "
                                    "1 (account), 2 (contact) or 4 (lead)")
         rec["createdfromcode"] = code
-        rec["type"] = _TYPES.get(str(rec.get("type") or "static").lower(), False)
+        kind = str(rec.get("type") or "static").lower()
+        if kind not in _TYPES:
+            raise SandboxDataError(f"{data_dir / 'lists.csv'}: line {lineno}: type must be "
+                                   "static or dynamic (or false/true)")
+        rec["type"] = _TYPES[kind]
         rec.setdefault("statecode", 0)
         rec["statecode"] = rec["statecode"] or 0
     kinds = {1: "account", 2: "contact", 4: "lead"}

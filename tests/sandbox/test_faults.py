@@ -1,0 +1,62 @@
+"""Fault injection: injected statuses with Retry-After, counts, delays and dropped connections."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from .helpers import Dd, Dv
+
+
+def test_429_with_retry_after_then_success(sb, dv):
+    dv.fresh_token()
+    sb.faults.add("GET", r"/api/data/v9\.2/contacts\?", 429, times=2, retry_after=3)
+    first = dv.get("contacts", {"$select": "contactid", "$top": "1"})
+    assert first.status_code == 429 and first.headers["Retry-After"] == "3"
+    assert set(first.json()["error"]) == {"code", "message"}
+    assert dv.get("contacts", {"$select": "contactid", "$top": "1"}).status_code == 429
+    assert dv.get("contacts", {"$select": "contactid", "$top": "1"}).status_code == 200
+    assert sb.faults.pending() == 0
+
+
+def test_faults_match_method_and_path_only(sb, dv, dd):
+    sb.faults.add("PUT", r"/contacts/v3/import$", 503, body={"errorCode": "custom", "description": "down"})
+    assert dv.get("WhoAmI").status_code == 200
+    assert dd.get("/v2/data-fields").status_code == 200
+    r = dd.put("/contacts/v3/import", json={"contacts": [{"matchIdentifier": "email",
+                                                           "identifiers": {"email": "f@example.org"}}]})
+    assert r.status_code == 503 and r.json() == {"errorCode": "custom", "description": "down"}
+    assert dd.put("/contacts/v3/import", json={"contacts": [{"matchIdentifier": "email",
+                                                            "identifiers": {"email": "f@example.org"}}]}).status_code == 202
+
+
+def test_v2_and_token_endpoint_fault_shapes(sb, dv, dd):
+    sb.faults.add("*", r"/v2/address-books", 500)
+    r = dd.get("/v2/address-books")
+    assert r.status_code == 500 and "message" in r.json()
+    sb.faults.add("POST", r"/oauth2/v2\.0/token", 503)
+    r = dv.http.post(f"{sb.info.authority}/oauth2/v2.0/token", data={"grant_type": "client_credentials"})
+    assert r.status_code == 503 and "error" in r.json()
+
+
+def test_delay_and_drop(sb, dv):
+    sb.faults.add("GET", r"WhoAmI", 0, delay=0.3)
+    t = time.monotonic()
+    assert dv.get("WhoAmI").status_code == 200
+    assert time.monotonic() - t >= 0.3
+    sb.faults.add("GET", r"WhoAmI", 0, drop=True)
+    with pytest.raises(httpx.TransportError):
+        dv.get("WhoAmI")
+    assert dv.get("WhoAmI").status_code == 200
+
+
+def test_request_log_counts_every_request(sb):
+    dv, dd = Dv(sb), Dd(sb)
+    before = len(sb.request_log)
+    dv.get("WhoAmI")
+    dd.get("/v2/account-info")
+    new = sb.request_log[before:]
+    assert ("GET", "/api/data/v9.2/WhoAmI") in new and ("GET", "/dotdigital/v2/account-info") in new
+    assert any(m == "POST" and p.endswith("/oauth2/v2.0/token") for m, p in new)
