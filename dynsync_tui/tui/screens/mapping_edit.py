@@ -80,28 +80,28 @@ class MappingEditScreen(ModalScreen[Mapping | None]):
             with Grid(id="form"):
                 yield Label("Email data label")
                 yield Input(m.label, id="label", placeholder="email, mobileNumber or a data field",
-                            suggester=SuggestFromList(labels, case_sensitive=False))
+                            suggester=SuggestFromList(labels, case_sensitive=False), compact=True)
                 yield Label("Mapped entity")
-                yield Select([(e, e) for e in ENTITIES], value=m.entity, allow_blank=False, id="entity")
+                yield Select([(e, e) for e in ENTITIES], value=m.entity, allow_blank=False, id="entity", compact=True)
                 yield Label("Linked via (optional)")
                 yield Select(self._link_options(m.entity), prompt="No link: a field of the entity itself",
                              value=f"{m.field}|{m.linked_entity}|{m.linked_nav}" if m.is_linked else Select.NULL,
-                             id="link")
+                             id="link", compact=True)
                 yield Label("Primary CRM field")
                 yield Select(self._field_options(m.entity, m.field), value=m.field or Select.NULL,
-                             prompt="Choose a field (type to search)", id="field")
+                             prompt="Choose a field (type to search)", id="field", compact=True)
                 yield Label("Linked CRM field")
                 yield Select(self._field_options(m.linked_entity, m.linked_field) if m.is_linked else [],
-                             value=m.linked_field or Select.NULL, prompt="—", id="linked-field")
+                             value=m.linked_field or Select.NULL, prompt="—", id="linked-field", compact=True)
                 yield Label("Mapping direction")
                 yield Select([(DIRECTION_TEXT[d], d) for d in DIRECTIONS], value=m.direction,
-                             allow_blank=False, id="direction")
+                             allow_blank=False, id="direction", compact=True)
             yield Static("", id="lock", classes="hint")
             yield Static("", id="label-hint", classes="hint")
             yield Static("", id="error")
             with Horizontal(id="buttons"):
-                yield Button("OK", id="ok", variant="primary", tooltip="Keep this mapping")
-                yield Button("Cancel", id="cancel", tooltip="Close without changes (escape)")
+                yield Button("OK", id="ok", variant="primary", tooltip="Keep this mapping", compact=True)
+                yield Button("Cancel", id="cancel", tooltip="Close without changes (escape)", compact=True)
 
     def on_mount(self) -> None:
         self._sync_lock(self.mapping.label)

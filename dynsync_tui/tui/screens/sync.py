@@ -59,7 +59,7 @@ class SyncScreen(WizardScreen):
             yield Checkbox("Full sync (resend unchanged records)", id="full", compact=True)
             yield Button("Cancel", id="cancel", variant="error", disabled=True, tooltip="Cancel (escape)", compact=True)
         yield Static("Ready. The preview shows what will be sent.", id="phase")
-        yield ProgressBar(total=None, show_eta=True, id="bar", clock=self._clock)
+        yield ProgressBar(total=100, show_eta=True, id="bar", clock=self._clock)  # determinate: no animation while idle
         yield Static("", id="throughput", classes="hint")
         yield Static(counters_text({}), id="counters")
         yield Log(id="log", max_lines=2000)

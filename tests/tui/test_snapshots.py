@@ -1,0 +1,87 @@
+"""One snapshot per screen state in screens.md: 100x32, fake services, no clock in the header,
+no cursor blink, no worker running when the picture is taken."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from textual.widgets import DataTable, Input, OptionList
+
+from tests.tui.fakes import fake_services
+from tests.tui.flows import settle
+
+SIZE = (100, 32)
+
+
+def steps(*actions: Any) -> Any:
+    """run_before: each action is a key (str) or a callable(app) (sync)."""
+
+    async def run_before(pilot: Any) -> None:
+        app = pilot.app
+        await settle(app, pilot)
+        for action in actions:
+            if isinstance(action, str):
+                await pilot.press(action)
+            else:
+                action(app)
+            await settle(app, pilot)
+        app.screen.set_focus(None) if actions and actions[-1] == "blur" else None
+        await settle(app, pilot)
+
+    return run_before
+
+
+def press(selector: str) -> Any:
+    return lambda app: app.screen.query_one(selector).press()
+
+
+def set_value(selector: str, value: Any) -> Any:
+    def act(app: Any) -> None:
+        app.screen.query_one(selector).value = value
+
+    return act
+
+
+def broken(cfg: Any) -> Any:
+    raise RuntimeError("Dataverse: sign-in failed (401): the client secret is wrong or expired")
+
+
+NO_LISTS = [SimpleNamespace(id="l1", name="Old promo", dynamic=False, member_type="contact", member_count=3,
+                            activated=False, eligible=False, why="not activated for email"),
+            SimpleNamespace(id="l2", name="Accounts", dynamic=True, member_type="account", member_count=9,
+                            activated=True, eligible=False, why="member type account is not mapped")]
+
+CASES = {
+    "connect_initial": ({}, ()),
+    "connect_ok": ({}, (press("#test"),)),
+    "connect_error": ({"connect": broken}, (press("#test"),)),
+    "country_initial": ({}, ("f2",)),
+    "country_search": ({}, ("f2", set_value("#search", "united"))),
+    "mappings_table": ({}, ("f3",)),
+    "mappings_modal_mobile": ({}, ("f3", lambda app: app.screen.query_one("#mappings", DataTable).move_cursor(row=1),
+                                   "e")),
+    "lists_table": ({}, ("f4", set_value("#mode-lists", True),
+                         lambda app: app.screen.query_one("#lists", DataTable).focus(), "space")),
+    "lists_none_eligible": ({"services": fake_services(NO_LISTS)}, ("f4", set_value("#mode-lists", True))),
+    "preview_loaded": ({}, ("f5",)),
+    "preview_filtered_detail": ({}, ("f5", lambda app: setattr(app.screen.query_one("#reasons", OptionList),
+                                                               "highlighted", 5),
+                                     lambda app: app.screen.query_one("#reasons", OptionList).action_select(),
+                                     lambda app: app.screen.query_one("#records").focus(), "down", "d")),
+    "sync_ready": ({}, ("f6",)),
+    "sync_done": ({}, ("f6", press("#start"))),
+    "runs_history": ({}, ("f6", press("#start"), "f7")),
+    "help": ({}, ("question_mark",)),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_screen_state(case: str, snap_compare: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.tui.fakes import make_app
+
+    monkeypatch.setattr(Input, "cursor_blink", False)
+    kw, actions = CASES[case]
+    app = make_app(tmp_path, **kw)
+    assert snap_compare(app, terminal_size=SIZE, run_before=steps(*actions))
