@@ -74,6 +74,8 @@ def run(size: int, batch_size: int, in_flight: int) -> dict[str, float]:
     print(f"records in scope: {summary.created + summary.updated + summary.unchanged + summary.skipped + summary.failed}"
           f" (sent {sent}: {summary.created} created, {summary.updated} updated, {summary.failed} failed;"
           f" {summary.skipped} skipped)")
+    if summary.failure_codes:
+        print("Dotdigital failure codes: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.failure_codes.items())))
     print(f"Dotdigital calls: {summary.dotdigital_calls}; minimum {minimum} = setup {setup} + "
           f"{imports} imports + {imports} status polls (batch size {batch_size})")
     return {"calls_ratio": summary.dotdigital_calls / minimum if minimum else 0.0,

@@ -15,7 +15,7 @@ sandbox_mod = pytest.importorskip("dynsync_tui.sandbox")
 Sandbox = getattr(sandbox_mod, "Sandbox", None)
 pytestmark = pytest.mark.skipif(Sandbox is None, reason="sandbox not available")
 
-MOBILES = [f"+4479111234{i:02d}" for i in range(10)]
+MOBILES = [f"+4479111234{i:02d}" for i in range(100)]
 
 
 def write_contacts(folder, n=10):
