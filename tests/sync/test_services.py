@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+
+from dynsync_tui import paths as paths_mod
+from dynsync_tui.core.config import Config, ConfigError, DotdigitalSettings, DynamicsSettings
+from dynsync_tui.sync.services import build_services
+
+SECRETS = {"DYNSYNC_CLIENT_SECRET": "s3cret-value", "DYNSYNC_DOTDIGITAL_PASSWORD": "pa55word"}
+
+
+def real_config() -> Config:
+    return Config(
+        dynamics=DynamicsSettings(environment_url="https://contoso.crm4.dynamics.com",
+                                  tenant_id="tenant-1", client_id="client-1"),
+        dotdigital=DotdigitalSettings(api_user="apiuser-1@apiconnector.com"),
+        source="cfg.toml")
+
+
+@pytest.mark.parametrize("missing, named", [
+    ("DYNSYNC_CLIENT_SECRET", "DYNSYNC_CLIENT_SECRET"),
+    ("DYNSYNC_DOTDIGITAL_PASSWORD", "DYNSYNC_DOTDIGITAL_PASSWORD"),
+])
+def test_missing_secret_is_one_line_naming_the_variable(tmp_path, missing, named):
+    secrets = {k: v for k, v in SECRETS.items() if k != missing}
+    with pytest.raises(ConfigError) as err:
+        build_services(real_config(), paths_mod.resolve(tmp_path), secrets=secrets)
+    msg = str(err.value)
+    assert named in msg and "\n" not in msg and msg.startswith("cfg.toml")
+    assert not (tmp_path / "state.db").exists()
+
+
+def test_missing_settings_are_named(tmp_path):
+    cfg = real_config()
+    cfg.dotdigital.api_user = ""
+    with pytest.raises(ConfigError, match=r"\[dotdigital\] api_user"):
+        build_services(cfg, paths_mod.resolve(tmp_path), secrets=SECRETS)
+    cfg = real_config()
+    cfg.dynamics.auth = "device_code"
+    with pytest.raises(ConfigError, match="headless"):
+        build_services(cfg, paths_mod.resolve(tmp_path), secrets=SECRETS)
+
+
+def test_real_environment_services_keep_secrets_out_of_state(tmp_path):
+    services = build_services(real_config(), paths_mod.resolve(tmp_path), secrets=SECRETS)
+    try:
+        assert services.env_key == "https://contoso.crm4.dynamics.com|apiuser-1@apiconnector.com"
+        assert services.label == "contoso.crm4.dynamics.com"
+        run = services.state.start_run(services.env_key, {"config": {"dynamics": {"client_id": "x"}}})
+        services.state.finish_run(run, "ok", {})
+    finally:
+        services.close()
+    blob = b"".join(p.read_bytes() for p in tmp_path.glob("state.db*"))
+    assert b"s3cret-value" not in blob and b"pa55word" not in blob
