@@ -66,6 +66,7 @@ class RecordVerdict:
     payload: dict[str, Any] | None = None  # the exact v3 import item that would be sent
     field_hash: str | None = None
     prior: PriorState | None = None
+    flags: tuple[str, ...] = ()  # every flag on a non-skip; ``reason`` holds the first
 
     @property
     def key(self) -> tuple[str, str]:

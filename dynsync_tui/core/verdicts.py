@@ -1,0 +1,292 @@
+"""The verdict engine: for every record, what the sync will do, why, and the exact v3 item.
+
+Three passes, all pure (payloads are built only for records that will be sent):
+1. per record (``check_record``): email, mobile, consent;
+2. across records (``resolve_conflicts``): one winner per email, then one per mobile — most
+   recently modified, ties Contact > Lead > Account, then the lowest id;
+3. per winner (``apply_state``): the state rules against the last sync (email change policy,
+   mobile change, SMS opt-out, unchanged hash) and the exact v3 import item.
+``summarize`` gives counts (a partition), flags and samples for the preview and JSON output.
+
+Emails: trimmed (Unicode spaces and invisible characters too) and lower-cased. A value without
+exactly one "@", a non-empty local part and a dotted domain (or with spaces inside) is treated as
+no email (``no_email``): Dotdigital would refuse it and there is nothing to sync it by.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dynsync_tui.core.mappings import IDENTIFIER_LABELS
+from dynsync_tui.core.phone import PHONENUMBERS_VERSION, normalise_mobile
+from dynsync_tui.core.reasons import Reason, Verdict, sentence
+from dynsync_tui.core.records import ENTITY_PRIORITY, CrmRecord, PriorState, RecordVerdict
+
+CREATE, UPDATE, UNCHANGED, SKIP = (v.value for v in (Verdict.CREATE, Verdict.UPDATE, Verdict.UNCHANGED, Verdict.SKIP))
+R = Reason
+SAMPLES_PER_CODE = 5
+
+
+@dataclass
+class VerdictSettings:
+    default_country: str | None = "GB"  # None: validation off
+    use_record_country: bool = False
+    on_email_change: str = "duplicate"  # duplicate | update | skip
+    sync_mobile_changes: bool = False
+    consent_mode: str = "none"  # none | lists | field
+    list_map: dict[str, int] = field(default_factory=dict)  # Dynamics list id → Dotdigital list id
+    clear_when_empty: frozenset[str] = frozenset()  # data labels an empty CRM value clears
+    full: bool = False  # resend everything: nothing is "unchanged"
+
+    @classmethod
+    def from_config(cls, cfg: Any, *, full: bool = False) -> VerdictSettings:
+        return cls(
+            default_country=cfg.validation.default_country,
+            use_record_country=bool(cfg.validation.record_country_field),
+            on_email_change=cfg.sync.on_email_change,
+            sync_mobile_changes=cfg.sync.sync_mobile_changes,
+            consent_mode=cfg.consent.mode,
+            list_map={s.dynamics_list_id: s.dotdigital_list_id for s in cfg.consent.lists
+                      if s.dotdigital_list_id is not None},
+            clear_when_empty=frozenset(m.label for m in cfg.mappings if m.clear_when_empty),
+            full=full,
+        )
+
+
+_SPACE = re.compile(r"\s")
+_emails: dict[str, str | None] = {}
+
+
+def normalise_email(raw: Any) -> str | None:
+    """Trimmed, lower-cased email; None when blank or not shaped like an address."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raw = str(raw)
+    hit = _emails.get(raw, _emails)
+    if hit is not _emails:
+        return hit  # type: ignore[return-value]
+    if len(_emails) >= 1 << 20:
+        _emails.clear()
+    out = _emails[raw] = _normalise_email(raw)
+    return out
+
+
+def _normalise_email(raw: str) -> str | None:
+    s = raw
+    if not s.isascii():
+        s = "".join(c for c in s if unicodedata.category(c) != "Cf")
+    s = s.strip().lower()
+    if not s or s.count("@") != 1 or _SPACE.search(s):
+        return None
+    local, _, domain = s.partition("@")
+    if not local or "." not in domain or domain[0] == "." or domain[-1] == "." or ".." in domain:
+        return None
+    return s
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _data_fields(record: CrmRecord, clear: frozenset[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for label, value in record.fields.items():
+        if label in IDENTIFIER_LABELS:
+            continue
+        if _is_empty(value):
+            if label in clear:
+                out[label] = None  # the mapping says an empty CRM value clears the field
+        else:
+            out[label] = value
+    return out
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def field_hash(email: str, e164: str, data: dict[str, Any], lists: list[int]) -> str:
+    """A stable hash of the record's content as Dotdigital would hold it: the identifiers'
+    values, the data fields and the lists, never the volatile parts (match identifier,
+    contact id, whether the mobile is sent this time)."""
+    text = _ENCODER.encode([email, e164, data, lists])
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _digits(e164: str | None) -> str:
+    return (e164 or "").lstrip("+")
+
+
+def _consent_reason(record: CrmRecord, mode: str) -> str | None:
+    if mode == "lists" and not record.lists:
+        return R.NOT_IN_LIST.value
+    if mode == "field" and record.consent is not True:
+        return R.NO_CONSENT.value
+    return None
+
+
+def check_record(record: CrmRecord, prior: PriorState | None, settings: VerdictSettings) -> RecordVerdict:
+    """Pass 1, one record on its own: email, mobile, consent. A record that passes comes back
+    as a *candidate* (verdict ``create``, no payload yet) for the cross-record rules."""
+    email = normalise_email(record.email)
+    country = record.country if settings.use_record_country else None
+    phone = normalise_mobile(record.mobile, settings.default_country, country)
+    e164 = phone.e164
+    if email is None:
+        reason: str | None = R.NO_EMAIL.value
+    elif e164 is None:
+        reason = phone.reason
+    else:
+        reason = _consent_reason(record, settings.consent_mode)
+    return RecordVerdict(record, CREATE if reason is None else SKIP, reason, email, e164,
+                         phone.corrections, prior=prior)
+
+
+def apply_state(v: RecordVerdict, s: VerdictSettings) -> None:
+    """Pass 3, for a candidate that won its contests: the state rules against the last sync
+    (email change policy, mobile change, SMS opt-out, unchanged) and the v3 import item."""
+    record, prior, email, e164 = v.record, v.prior, v.email, v.e164
+    assert email is not None and e164 is not None
+    existing = prior is not None and (prior.contact_id is not None or bool(prior.email))
+    flags: list[str] = []
+    match, contact_id, verdict = "email", None, UPDATE if existing else CREATE
+    send_mobile = True
+    if existing:
+        assert prior is not None
+        same_mobile = _digits(prior.mobile) == _digits(e164)
+        send_mobile = not prior.mobile or s.sync_mobile_changes
+        if prior.mobile and not same_mobile and not s.sync_mobile_changes:
+            flags.append(R.MOBILE_CHANGED.value)
+        if prior.email and prior.email != email:
+            if s.on_email_change == "skip":
+                v.verdict, v.reason = SKIP, R.EMAIL_CHANGE_HELD.value
+                return
+            if s.on_email_change == "update" and prior.contact_id is not None:
+                match, contact_id = "contactId", prior.contact_id
+            else:  # a new contact: the old one keeps its mobile, so never resend that one
+                verdict = CREATE
+                flags.insert(0, R.EMAIL_CHANGED.value)
+                send_mobile = send_mobile and not same_mobile
+        if prior.sms_opted_out:
+            flags.append(R.SMS_OPTED_OUT.value)
+    data = _data_fields(record, s.clear_when_empty)
+    lists = sorted({s.list_map[i] for i in record.lists if i in s.list_map})
+    digest = field_hash(email, e164, data, lists)
+    v.flags = tuple(flags)
+    v.reason = flags[0] if flags else None
+    v.field_hash = digest
+    if (existing and not s.full and prior is not None and prior.outcome != "failed"
+            and prior.field_hash == digest):
+        v.verdict = UNCHANGED
+        return
+    identifiers: dict[str, Any] = {"contactId": contact_id} if contact_id is not None else {}
+    identifiers["email"] = email
+    if send_mobile:
+        identifiers["mobileNumber"] = e164
+    item: dict[str, Any] = {"matchIdentifier": match, "identifiers": identifiers}
+    if data:
+        item["dataFields"] = data
+    if lists:
+        item["lists"] = lists
+    v.verdict, v.match, v.contact_id, v.payload = verdict, match, contact_id, item
+
+
+def _beats(a: CrmRecord, b: CrmRecord) -> bool:
+    """True when ``a`` wins over ``b``: most recently modified, then Contact > Lead > Account,
+    then the lowest id."""
+    if a.modified != b.modified:
+        return a.modified > b.modified
+    pa, pb = ENTITY_PRIORITY.get(a.entity, 9), ENTITY_PRIORITY.get(b.entity, 9)
+    if pa != pb:
+        return pa < pb
+    return a.id.lower() < b.id.lower()
+
+
+def _contest(verdicts: list[RecordVerdict], candidates: list[int], key: str, reason: str) -> list[int]:
+    """One winner per value of ``key``; the others become skips with ``reason``.
+    Returns the survivors."""
+    best: dict[str, int] = {}
+    losers: set[int] = set()
+    for i in candidates:
+        value = getattr(verdicts[i], key)
+        j = best.get(value)
+        if j is None:
+            best[value] = i
+        elif _beats(verdicts[i].record, verdicts[j].record):
+            best[value] = i
+            losers.add(j)
+        else:
+            losers.add(i)
+    for i in losers:
+        verdicts[i].verdict, verdicts[i].reason = SKIP, reason
+    return [i for i in candidates if i not in losers] if losers else candidates
+
+
+def resolve_conflicts(verdicts: list[RecordVerdict]) -> list[int]:
+    """Pass 2, in place: duplicate email in source, then mobile shared with another record.
+    Returns the positions of the candidates that won."""
+    candidates = [i for i, v in enumerate(verdicts) if v.verdict != SKIP]
+    candidates = _contest(verdicts, candidates, "email", R.DUPLICATE_EMAIL.value)
+    return _contest(verdicts, candidates, "e164", R.SHARED_MOBILE.value)
+
+
+def classify(records: Iterable[CrmRecord], prior: Mapping[tuple[str, str], PriorState],
+             settings: VerdictSettings) -> list[RecordVerdict]:
+    """Every record's verdict, in input order."""
+    get = prior.get
+    verdicts = [check_record(r, get((r.entity, r.id)), settings) for r in records]
+    for i in resolve_conflicts(verdicts):
+        apply_state(verdicts[i], settings)
+    return verdicts
+
+
+@dataclass
+class Summary:
+    total: int
+    counts: dict[str, int]  # a partition: create/update/unchanged and each skip reason
+    flags: dict[str, int]  # flag code → count over the non-skips
+    samples: dict[str, list[dict[str, Any]]]  # code → up to 5 records
+    phonenumbers: str = PHONENUMBERS_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        codes = list(self.counts) + [c for c in self.flags if c not in self.counts]
+        return {
+            "total": self.total, "counts": dict(self.counts), "flags": dict(self.flags),
+            "samples": {k: list(v) for k, v in self.samples.items()},
+            "sentences": {c: sentence(c) for c in codes},
+            "phonenumbers": self.phonenumbers,
+        }
+
+
+def _sample(v: RecordVerdict) -> dict[str, Any]:
+    r = v.record
+    return {"entity": r.entity, "id": r.id, "email": v.email or r.email, "raw_mobile": r.mobile}
+
+
+def summarize(verdicts: Iterable[RecordVerdict]) -> Summary:
+    counts: dict[str, int] = {}
+    flags: dict[str, int] = {}
+    samples: dict[str, list[dict[str, Any]]] = {}
+    total = 0
+
+    def note(code: str, bucket: dict[str, int], v: RecordVerdict) -> None:
+        bucket[code] = bucket.get(code, 0) + 1
+        got = samples.setdefault(code, [])
+        if len(got) < SAMPLES_PER_CODE:
+            got.append(_sample(v))
+
+    for v in verdicts:
+        total += 1
+        if v.verdict == SKIP:
+            note(v.reason or SKIP, counts, v)
+        else:
+            note(v.verdict, counts, v)
+            for flag in v.flags:
+                note(flag, flags, v)
+    return Summary(total, counts, flags, samples)
