@@ -179,35 +179,28 @@ class Engine:
         return held
 
     def preview(self) -> Preview:
+        needs_lookup = self.config.consent.mode == "lists" and any(
+            s.dotdigital_list_id is None for s in self.config.consent.lists)
+        cfg = self.ensure_remote(create=False) if needs_lookup else self.config
         records = self.read_records()
         self._update(phase="checking", total=len(records), done=0, force=True)
-        verdicts = self.classify(records, self.services.state.prior(self.services.env_key))
+        verdicts = self.classify(records, self.services.state.prior(self.services.env_key), cfg)
         summary = _verdicts_module().summarize(verdicts)
         self._update(phase="done", done=len(verdicts), message="preview", force=True)
         return Preview(verdicts, summary)
 
     # ------------------------------------------------------------ Dotdigital setup
 
-    def ensure_remote(self) -> Config:
-        """Create missing data fields and lists in Dotdigital; return the config with the
-        lists' Dotdigital ids filled in."""
+    def ensure_remote(self, create: bool = True) -> Config:
+        """Create missing data fields and lists in Dotdigital (``create``), and return the
+        config with the lists' Dotdigital ids filled in. ``create=False`` (the preview) only
+        looks lists up by name, so unchanged records hash the same as in a sync."""
         dd = self.services.dotdigital
         before = _count(dd, "calls")
-        labels = []
-        for m in self.config.mappings:
-            if m.label not in IDENTIFIER_LABELS and m.label.upper() not in (x.upper() for x in labels):
-                labels.append(m.label)
-        minimum = 0
-        if labels:
-            have = {str(f.get("name", "")).upper() for f in dd.data_fields()}
-            minimum += 1
-            for label in labels:
-                if label.upper() not in have:
-                    dd.create_data_field(label, "String")
-                    minimum += 1
+        minimum = self._ensure_fields(dd) if create else 0
         cfg = self.config
         if cfg.consent.mode == "lists" and cfg.consent.lists:
-            books = None
+            books: dict[str, Any] | None = None
             resolved = []
             for sel in cfg.consent.lists:
                 dd_id = sel.dotdigital_list_id
@@ -217,17 +210,31 @@ class Engine:
                         books = {str(b.get("name", "")).lower(): b for b in dd.address_books()}
                         minimum += 1
                     book = books.get(name.lower())
-                    if book is None:
-                        book = dd.create_address_book(name)
+                    if book is None and create:
+                        book = books[name.lower()] = dd.create_address_book(name)
                         minimum += 1
-                    books[name.lower()] = book
-                    dd_id = int(book["id"])
-                self.list_ids[sel.dynamics_list_id] = dd_id
+                    dd_id = int(book["id"]) if book else None
+                if dd_id is not None:
+                    self.list_ids[sel.dynamics_list_id] = dd_id
                 resolved.append(dataclasses.replace(sel, dotdigital_list_id=dd_id))
             cfg = dataclasses.replace(cfg, consent=dataclasses.replace(cfg.consent, lists=resolved))
         self.setup_calls += _count(dd, "calls") - before
         self.setup_minimum += minimum
         return cfg
+
+    def _ensure_fields(self, dd: Any) -> int:
+        """Create the mapped data fields Dotdigital lacks; returns the calls that took."""
+        labels: list[str] = []
+        for m in self.config.mappings:
+            if m.label not in IDENTIFIER_LABELS and m.label.upper() not in (x.upper() for x in labels):
+                labels.append(m.label)
+        if not labels:
+            return 0
+        have = {str(f.get("name", "")).upper() for f in dd.data_fields()}
+        missing = [label for label in labels if label.upper() not in have]
+        for label in missing:
+            dd.create_data_field(label, "String")
+        return 1 + len(missing)
 
     # ------------------------------------------------------------ sync
 

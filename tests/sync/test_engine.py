@@ -216,3 +216,26 @@ def test_refused_for_good_is_held_until_the_record_changes(tmp_path):
     rig.dv.rows["contacts"][1]["firstname"] = "New"  # the record changes: worth another try
     third = rig.engine().sync()
     assert third.created == 1 and len(rig.dd.sent) == 2
+
+
+def test_a_failing_import_call_ends_the_run_as_error_and_the_next_run_recovers(tmp_path):
+    from .fakes import Boom
+
+    rig = Rig(tmp_path, contact_rows(12))
+    real_start, calls = rig.dd.start_import, []
+
+    def flaky(contacts):
+        calls.append(len(contacts))
+        if len(calls) == 2:
+            raise Boom(500, "server")  # the connector gave up after its retries
+        return real_start(contacts)
+
+    rig.dd.start_import = flaky
+    with pytest.raises(Boom):
+        rig.engine().sync()
+    run = rig.state.runs("test:env")[0]
+    assert run.status == "error" and run.finished
+    rig.dd.start_import = real_start
+    again = rig.engine().sync()
+    assert again.status == "ok" and len(rig.dd.people) == 12
+    assert rig.state.open_batches("test:env") == []

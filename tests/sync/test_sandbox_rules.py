@@ -69,3 +69,16 @@ def test_member_who_left_the_dynamic_list_leaves_its_dotdigital_list(sb, tmp_pat
     assert book["id"] in [x["id"] for x in people["person4@example.org"]["lists"]]
     assert len(people) == 6  # left the list, not deleted
     services.close()
+
+
+def test_preview_after_a_list_sync_finds_nothing_to_send(sb, tmp_path):
+    cfg, services = connect(sb, tmp_path / "home")
+    cfg.consent.mode = "lists"
+    cfg.consent.lists = [ListSelection(LIST_ID, "Tester list")]
+    before = engine_for(cfg, services).preview()
+    assert before.summary.counts.get("create") == 6
+    assert not [b for b in services.dotdigital.address_books() if b["name"] == "Tester list"]
+    engine_for(cfg, services).sync()
+    after = engine_for(cfg, services).preview()  # the list is found by name: same hashes
+    assert after.summary.counts.get("unchanged") == 6
+    services.close()
