@@ -195,6 +195,17 @@ class Sandbox:
     def set_sms_status(self, email: str, status: str) -> None:
         self.account.set_sms_status(email, status)
 
+    def approve_device_code(self, user_code: str | None = None) -> int:
+        """The admin signs in at the device login page (``None``: every pending code)."""
+        return self.tokens.decide_device_code(user_code, approve=True)
+
+    def decline_device_code(self, user_code: str | None = None) -> int:
+        return self.tokens.decide_device_code(user_code, approve=False)
+
+    def register_certificate(self, cert_pem: bytes) -> str:
+        """Upload an app certificate's public part; → the SHA-1 thumbprint (hex) to configure."""
+        return self.tokens.register_certificate(cert_pem)
+
 
 def _entity(name: str) -> str:
     from dynsync_tui.sandbox.metadata import BY_SET

@@ -19,6 +19,8 @@ class MsalHttp:
         self.client = client
 
     def post(self, url, params=None, data=None, headers=None, **_kw):
+        if isinstance(data, dict):  # msal hands the certificate assertion over as bytes
+            data = {k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()}
         return self.client.post(url, params=params, data=data, headers=headers)
 
     def get(self, url, params=None, headers=None, **_kw):
