@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import signal
 import sys
 import threading
 import uuid
@@ -73,7 +74,7 @@ class Sandbox:
         self.reset = reset
         self.seed = seed
         self.size = DEFAULT_SIZE if size is None else size
-        self.import_delay = import_delay
+        self._import_delay = import_delay
         self._info: SandboxInfo | None = None
         self._app: _App | None = None
         self._faults = Faults()
@@ -105,7 +106,7 @@ class Sandbox:
             store.replace_records(generate(self.seed, self.size))
         else:
             store.load_records()
-        self.account = DotdigitalAccount(store, self.import_delay)
+        self.account = DotdigitalAccount(store, self._import_delay)
         if fresh:
             self.account.init_defaults()
         meta = {k: store.get_meta(k) or "" for k in ("org_id", "tenant_id", "client_id", "api_user")}
@@ -157,6 +158,22 @@ class Sandbox:
     @property
     def faults(self) -> Faults:
         return self._faults
+
+    @property
+    def import_delay(self) -> float:
+        """Seconds an import stays NotFinished (set it high to simulate a stuck import)."""
+        return self._import_delay
+
+    @import_delay.setter
+    def import_delay(self, seconds: float) -> None:
+        self._import_delay = seconds
+        if self._info:
+            self.account.import_delay = seconds
+
+    def fail_imports(self, status: str = "RejectedByWatchdog", times: int = 1) -> None:
+        """The next ``times`` imports end as a whole with ``status`` (Failed, RejectedByWatchdog,
+        ExceedsAllowedContactLimit) instead of being processed."""
+        self.account.forced_outcomes.extend([status] * times)
 
     @property
     def request_log(self) -> list[tuple[str, str]]:
@@ -250,6 +267,10 @@ def serve(home: Path, data_dir: Path | None, reset: bool, port: int = 0) -> int:
   Certificate to trust     : {info.ca_file}
   Organisation ID          : {info.org_id}
 The secret and password are new each time the sandbox starts. Press Ctrl-C to stop.""", flush=True)
+    def _term(*_a: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _term)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

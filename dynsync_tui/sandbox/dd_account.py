@@ -69,6 +69,7 @@ class DotdigitalAccount:
         self.books = {b["id"]: b for b in store.dd_load("book")}
         self.imports = {i["importId"]: i for i in store.dd_load("import")}
         self.next_contact = max(self.contacts, default=815000) + 1
+        self.forced_outcomes: list[str] = []  # next imports end like this (e.g. RejectedByWatchdog)
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._worker: threading.Thread | None = None
 
@@ -276,6 +277,12 @@ class DotdigitalAccount:
             if wait > 0:
                 time.sleep(wait)
             try:
+                if self.forced_outcomes:
+                    with self.lock:
+                        rec.update(status=self.forced_outcomes.pop(0))
+                        rec.pop("_contacts", None)
+                        self.store.dd_save("import", [(iid, rec)])
+                    continue
                 self._process(rec)
             except Exception as exc:  # keep the worker alive; the import is marked failed
                 rec.update(status="Failed", description=f"{type(exc).__name__}: {exc}")

@@ -4,6 +4,7 @@ into ``Request``, routed by regex, with fault injection and a request log."""
 from __future__ import annotations
 
 import json
+import random
 import re
 import socket
 import ssl
@@ -70,25 +71,40 @@ class Fault:
     body: Any = None
     delay: float = 0.0
     drop: bool = False
+    truncate: bool = False
+    rate: float = 1.0
     hits: int = 0
 
 
 class Faults:
-    """Injected failures. ``add`` one per (method, path regex); each fires ``times`` times
-    (``times=-1``: until cleared). ``status=0`` passes the request through after ``delay``;
-    ``drop=True`` closes the connection without answering."""
+    """Injected failures. ``add`` one per (method, path regex searched in path + query); each
+    fires ``times`` times (``times=-1``: until cleared), on a ``rate`` share of the matching
+    requests (deterministic: a seeded RNG). ``status=0`` passes the request through after
+    ``delay``; ``drop=True`` closes the connection without answering; ``truncate=True``
+    announces the full body but sends half of it; ``body`` may be a dict (JSON) or a
+    str/bytes sent as is (e.g. a gateway's HTML page)."""
 
-    def __init__(self) -> None:
+    def __init__(self, seed: int = 0) -> None:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+
+    def seed(self, seed: int) -> None:
+        with self._lock:
+            self._rng = random.Random(seed)
 
     def add(self, method: str, path_regex: str, status: int, times: int = 1, *,
-            retry_after: float | None = None, body: dict | None = None,
-            delay: float = 0.0, drop: bool = False) -> Fault:
-        f = Fault(method.upper(), re.compile(path_regex), status, times, retry_after, body, delay, drop)
+            retry_after: float | None = None, body: Any = None, delay: float = 0.0,
+            drop: bool = False, truncate: bool = False, rate: float = 1.0) -> Fault:
+        f = Fault(method.upper(), re.compile(path_regex), status, times, retry_after, body, delay,
+                  drop, truncate, rate)
         with self._lock:
             self._faults.append(f)
         return f
+
+    def injected(self) -> int:
+        with self._lock:
+            return sum(f.hits for f in self._faults)
 
     def clear(self) -> None:
         with self._lock:
@@ -102,6 +118,8 @@ class Faults:
         with self._lock:
             for f in self._faults:
                 if f.times != 0 and f.method in ("*", method) and f.pattern.search(target):
+                    if f.rate < 1.0 and self._rng.random() >= f.rate:
+                        continue
                     if f.times > 0:
                         f.times -= 1
                     f.hits += 1
@@ -241,6 +259,8 @@ class HttpsApp:
         try:
             if fault and fault.status:
                 resp = self.fault_response(req, fault)
+                if isinstance(fault.body, (str, bytes)):
+                    resp.content_type = "text/html; charset=utf-8"
             else:
                 handler, match, seen = self.router.find(h.command, parts.path)
                 if handler is None:
@@ -252,7 +272,7 @@ class HttpsApp:
             resp = exc.response
         except Exception as exc:  # a sandbox bug: answer 500 rather than hang the client
             resp = self.error_for(req, 500, f"sandbox error: {type(exc).__name__}: {exc}")
-        self._send(h, resp)
+        self._send(h, resp, truncate=bool(fault and fault.truncate))
 
     def fault_response(self, req: Request, fault: Fault) -> Response:
         resp = self.error_for(req, fault.status, f"Injected fault {fault.status}")
@@ -264,7 +284,7 @@ class HttpsApp:
         return resp
 
     @staticmethod
-    def _send(h: _Handler, resp: Response) -> None:
+    def _send(h: _Handler, resp: Response, truncate: bool = False) -> None:
         data = resp.encode()
         h.send_response(resp.status)
         if data:
@@ -273,5 +293,9 @@ class HttpsApp:
         for k, v in resp.headers.items():
             h.send_header(k, v)
         h.end_headers()
-        if data and h.command != "HEAD":
+        if truncate:
+            h.wfile.write(data[: len(data) // 2])
+            h.close_connection = True
+            h.request.shutdown(socket.SHUT_RDWR)
+        elif data and h.command != "HEAD":
             h.wfile.write(data)

@@ -138,7 +138,7 @@ def test_bad_import_bodies_and_unknown_ids(dd):
 
 
 def test_at_most_25_active_imports(dd, sb):
-    sb.account.import_delay = 1.0
+    sb.import_delay = 1.0
     try:
         ids = []
         for i in range(25):
@@ -148,7 +148,7 @@ def test_at_most_25_active_imports(dd, sb):
         r = dd.put("/contacts/v3/import", json={"contacts": [item("one.more@example.org")]})
         assert r.status_code == 429 and r.json()["errorCode"] == "contacts:tooManyActiveImports"
     finally:
-        sb.account.import_delay = 0.05
+        sb.import_delay = 0.05
     for iid in ids:
         assert wait_import(dd, iid)[0]["status"] == "Finished"
 
@@ -170,3 +170,11 @@ def test_contacts_cursor_paging_by_list_and_removal(dd, sb):
     left = dd.get("/contacts/v3", params={"~listId": book, "limit": 100}).json()["_items"]
     assert [c["contactId"] for c in left] == ids[4:]
     assert dd.get(f"/v2/address-books/{book}").json()["contacts"] == 3
+
+
+def test_whole_import_failure_hook(dd, sb):
+    sb.fail_imports("RejectedByWatchdog")
+    body = run_import(dd, [item("watchdog@example.org")])
+    assert body["status"] == "RejectedByWatchdog"
+    assert "watchdog@example.org" not in {c["identifiers"].get("email") for c in sb.dotdigital_contacts()}
+    assert run_import(dd, [item("watchdog@example.org")])["status"] == "Finished"

@@ -60,3 +60,25 @@ def test_request_log_counts_every_request(sb):
     new = sb.request_log[before:]
     assert ("GET", "/api/data/v9.2/WhoAmI") in new and ("GET", "/dotdigital/v2/account-info") in new
     assert any(m == "POST" and p.endswith("/oauth2/v2.0/token") for m, p in new)
+
+
+def test_rate_is_deterministic_and_partial(sb, dv):
+    def pattern():
+        sb.faults.clear()
+        sb.faults.seed(7)
+        sb.faults.add("GET", r"WhoAmI", 503, times=-1, rate=0.3)
+        out = [dv.get("WhoAmI").status_code for _ in range(40)]
+        sb.faults.clear()
+        return out
+    first, second = pattern(), pattern()
+    assert first == second and 3 <= first.count(503) <= 20 and 200 in first
+
+
+def test_truncated_and_non_json_bodies(sb, dv):
+    sb.faults.add("GET", r"WhoAmI", 0, truncate=True)
+    with pytest.raises(httpx.TransportError):
+        dv.get("WhoAmI")
+    sb.faults.add("GET", r"WhoAmI", 502, body="<html><body>Bad gateway</body></html>")
+    r = dv.get("WhoAmI")
+    assert r.status_code == 502 and r.text.startswith("<html>") and "text/html" in r.headers["Content-Type"]
+    assert dv.get("WhoAmI").status_code == 200
