@@ -93,6 +93,10 @@ class FakeDataverse:
         return [SimpleNamespace(lookup="parentcustomerid", nav="parentcustomerid_account", target="account",
                                 target_key="accountid")]
 
+    def iter_pages(self, entity_set: str, *, select: list[str], **kw: Any) -> Any:
+        numbers = ["07700 900123", "+33 6 12 34 56 78", "+44 7700 900456", "", "0049 171 1234567"] * 20
+        yield [{select[0]: n} for n in numbers]
+
     def lists(self, activation_column: str = "") -> list[Any]:
         return self._lists
 
@@ -174,15 +178,15 @@ class FakeEngine:
 
 
 def make_app(tmp: Path, *, services: Any = None, engine_kw: dict[str, Any] | None = None,
-             connect: Any = None, config: Config | None = None) -> Any:
+             connect: Any = None, config: Config | None = None, engine_factory: Any = None) -> Any:
     """The app wired to fakes (or to ``connect`` given by a test, e.g. the real sandbox)."""
     from dynsync_tui.paths import resolve
     from dynsync_tui.tui.app import create_app
 
     svc = services or fake_services()
     kw = engine_kw or {}
-    engine_factory = None if connect is not None and not kw else (
-        lambda cfg, s, **k: FakeEngine(cfg, s, **{**k, **kw}))
+    if engine_factory is None and (connect is None or kw):
+        engine_factory = lambda cfg, s, **k: FakeEngine(cfg, s, **{**k, **kw})  # noqa: E731
     return create_app(config=config or Config(), config_path=tmp / "config.toml", paths=resolve(tmp),
                       connect=connect or (lambda cfg: svc), sandbox_label="sandbox (fake)",
                       engine_factory=engine_factory)

@@ -284,3 +284,12 @@ def test_fake_engine_follows_the_contract() -> None:
     s = eng.sync()
     assert s.created + s.updated + s.unchanged + s.skipped + s.failed == 50
     assert events[-1].phase == "done"
+
+
+def test_foreign_share_counts_other_country_codes() -> None:
+    from dynsync_tui.tui.screens.country import foreign_share
+
+    share, codes, n = foreign_share(["+44 7700 900123", "0033 6 12 34 56 78", "+49 171 1234567",
+                                  "07700 900123", "", "+33 7 11 22 33 44"], 44)
+    assert n == 5 and share == 3 / 5 and codes[0] == "+33" and "+49" in codes
+    assert foreign_share([], 44) == (0.0, [], 0)

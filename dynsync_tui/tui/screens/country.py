@@ -4,15 +4,51 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from collections import Counter
+from dataclasses import dataclass
+
+import phonenumbers
 from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from textual.message import Message
+
 from dynsync_tui.core.countries import all_countries
 from dynsync_tui.tui.screens.base import WizardScreen
 
 OFF = "off"
+ENTITY_SETS = {"contact": "contacts", "lead": "leads", "account": "accounts"}
+SAMPLE = 500
+
+
+@dataclass
+class SampleLoaded(Message):
+    mobiles: list[str]
+
+
+def calling_code(iso: str | None) -> int | None:
+    return next((c.calling_code for c in all_countries() if c.iso == iso), None)
+
+
+def foreign_share(mobiles: list[str], home_code: int | None) -> tuple[float, list[str], int]:
+    """Share of non-empty numbers written with another country code, the commonest codes, and
+    how many non-empty numbers were looked at."""
+    values = [m.strip() for m in mobiles if m and m.strip()]
+    if not values:
+        return 0.0, [], 0
+    codes: Counter[str] = Counter()
+    for raw in values:
+        if raw.startswith("+") or raw.startswith("00"):
+            digits = "".join(ch for ch in raw.removeprefix("+").removeprefix("00") if ch.isdigit())
+            try:
+                code = phonenumbers.parse("+" + digits).country_code
+            except phonenumbers.NumberParseException:
+                continue
+            if code != home_code:
+                codes[f"+{code}"] += 1
+    return sum(codes.values()) / len(values), [c for c, _ in codes.most_common(3)], len(values)
 
 
 def country_options(query: str) -> list[Option]:
@@ -48,12 +84,49 @@ class CountryScreen(WizardScreen):
         yield Input(placeholder="Search by name, ISO code or calling code", id="search", compact=True)
         yield OptionList(*country_options(""), id="countries")
         yield Static("", id="no-match", classes="hint")
+        yield Static("", id="multi-country", classes="hint")
         yield Label("Per-record country field (optional, e.g. address1_country; blank: not used)")
         yield Input(self.dapp.config.validation.record_country_field, id="record-country",
                     placeholder="CRM column holding each record's country", compact=True)
 
     def on_mount(self) -> None:
         self._show_current()
+        self._sample: list[str] = []
+        self._sampled = False
+
+    def on_screen_resume(self) -> None:
+        if not self._sampled:
+            self._sampled = True
+            self.load_sample()
+
+    def load_sample(self) -> None:
+        """Read one page of mobile numbers to hint when the data looks multi-country."""
+        mobile = [m for m in self.dapp.config.mappings if m.is_mobile and not m.is_linked]
+
+        def work() -> None:
+            svc = self.dapp.services()
+            values: list[str] = []
+            for m in mobile[:2]:
+                pages = svc.dataverse.iter_pages(ENTITY_SETS.get(m.entity, m.entity + "s"), select=[m.field],
+                                                 page_size=SAMPLE)
+                values += [str(row.get(m.field) or "") for row in next(iter(pages), [])]
+            self.post_message(SampleLoaded(values))
+
+        self.run_io(work, group="sample", description="Reading a sample of numbers failed")
+
+    def on_sample_loaded(self, message: SampleLoaded) -> None:
+        self._sample = message.mobiles
+        self._hint()
+
+    def _hint(self) -> None:
+        code = self.dapp.config.validation.default_country
+        share, codes, n = foreign_share(self._sample, calling_code(code))
+        text = ""
+        if share >= 0.05:
+            text = (f"{share:.0%} of {n:,} sampled numbers carry another country code "
+                    f"({', '.join(codes)}…): the data looks multi-country. Numbers with a code are read "
+                    "as written; for the rest, consider the per-record country field below.")
+        self.query_one("#multi-country", Static).update(text)
 
     def _show_current(self) -> None:
         code = self.dapp.config.validation.default_country
@@ -61,6 +134,7 @@ class CountryScreen(WizardScreen):
         ol = self.query_one("#countries", OptionList)
         try:
             ol.highlighted = ol.get_option_index(code or OFF)
+            self.call_after_refresh(ol.scroll_to_highlight, top=True)
         except Exception:  # noqa: BLE001 - not in the filtered view
             pass
 
@@ -89,6 +163,7 @@ class CountryScreen(WizardScreen):
     def _choose(self, code: str | None) -> None:
         self.dapp.config.validation.default_country = None if code in (None, OFF) else code
         self._show_current()
+        self._hint()
         self.set_status(f"Default country: {country_text(self.dapp.config.validation.default_country)}")
 
     @on(Input.Changed, "#record-country")

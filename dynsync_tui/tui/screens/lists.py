@@ -149,6 +149,15 @@ class ListsScreen(WizardScreen):
         self.set_status("")
         self.refresh_table()
 
+    @on(DataTable.RowHighlighted, "#lists")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if 0 <= event.cursor_row < len(self.lists):
+            ml = self.lists[event.cursor_row]
+            if not get(ml, "eligible", True):
+                self.set_status(f"{get(ml, 'name')}: {get(ml, 'why') or 'not eligible'}")
+            else:
+                self.set_status("")
+
     @on(DataTable.RowSelected, "#lists")
     def _row_chosen(self) -> None:
         self.action_toggle()
