@@ -12,7 +12,7 @@ import re
 import time
 import uuid
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from dynsync_tui.sandbox import metadata as md
 from dynsync_tui.sandbox.auth import TokenService
@@ -74,6 +74,9 @@ class DataverseApi:
         router.add("GET", p + r"WhoAmI(?:\(\))?", self.whoami)
         router.add("GET", p + r"EntityDefinitions\(LogicalName='(?P<name>[^']*)'\)(?P<rest>/[\w./]+)?",
                    self.entity_definition)
+        router.add("GET", p + r"RetrieveTotalRecordCount\(EntityNames=\[(?P<names>[^\]]*)\]\)", self.total_count)
+        router.add("GET", p + r"organizations(?:\((?P<id>[0-9a-fA-F-]{36})\))?", self.organization)
+        router.add("GET", p + r"systemusers\((?P<id>[0-9a-fA-F-]{36})\)", self.system_user)
         router.add("GET", p + r"(?P<set>\w+)\((?P<id>[0-9a-fA-F-]{36})\)", self.single)
         router.add("GET", p + r"(?P<set>\w+)", self.collection)
 
@@ -133,6 +136,35 @@ class DataverseApi:
             "OrganizationId": self.org_id,
         })
 
+    def total_count(self, req: Request, m) -> Response:
+        self.require_token(req)
+        names = [n.strip().strip("'\"") for n in unquote(m["names"]).split(",") if n.strip()]
+        for n in names:
+            if n not in ENTITIES:
+                raise dv_error(400, f"The entity with a name = '{n}' was not found in the MetadataCache.",
+                               "0x80041103")
+        counts = [len(self.store.tables[n].rows) for n in names]
+        return Response(200, {"EntityRecordCountCollection": {
+            "Count": len(names), "IsReadOnly": False, "Keys": names, "Values": counts}})
+
+    def organization(self, req: Request, m) -> Response:
+        self.require_token(req)
+        row = {"organizationid": self.org_id, "name": "Dynsync Sandbox"}
+        if m["id"]:
+            if m["id"].lower() != self.org_id:
+                raise dv_error(404, f"organization With Id = {m['id']} Does Not Exist", "0x80040217")
+            return Response(200, row)
+        return Response(200, {"@odata.context": f"{self.base_url}{PREFIX}$metadata#organizations",
+                              "value": [row]})
+
+    def system_user(self, req: Request, m) -> Response:
+        self.require_token(req)
+        ns = uuid.UUID(self.org_id)
+        if m["id"].lower() != str(uuid.uuid5(ns, "application-user")):
+            raise dv_error(404, f"systemuser With Id = {m['id']} Does Not Exist", "0x80040217")
+        return Response(200, {"systemuserid": m["id"].lower(), "fullname": "# dynsync sandbox app",
+                              "applicationid": self.tokens.client_id})
+
     def entity_definition(self, req: Request, m) -> Response:
         self.require_token(req)
         ent = ENTITIES.get(m["name"])
@@ -179,6 +211,9 @@ class DataverseApi:
 
     def collection(self, req: Request, m) -> Response:
         self.require_token(req)
+        if len(req.target) > 32768:
+            raise dv_error(414, "The request URL is longer than 32768 characters; send it in a $batch.",
+                           "0x8006088a")
         ent = self._entity_set(m["set"])
         q = req.query
         for bad in ("$skip", "$search", "$format"):

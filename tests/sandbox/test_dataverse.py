@@ -177,3 +177,16 @@ def test_change_tracking_delta_after_update_insert_and_delete(sb, dv):
     assert dv.get("accounts", {"$deltatoken": "999999999!x"}, prefer).status_code == 400
     r = dv.get("accounts", {"$filter": "statecode eq 0"}, prefer)
     assert r.status_code == 400
+
+
+def test_connection_test_helpers(sb, dv):
+    who = dv.get("WhoAmI").json()
+    org = dv.get("organizations", {"$select": "name"}).json()["value"][0]
+    assert org["organizationid"] == who["OrganizationId"] == sb.info.org_id and org["name"]
+    user = dv.get(f"systemusers({who['UserId']})", {"$select": "fullname"}).json()
+    assert user["fullname"]
+    counts = dv.get("RetrieveTotalRecordCount(EntityNames=['contact','lead'])").json()
+    got = dict(zip(counts["EntityRecordCountCollection"]["Keys"], counts["EntityRecordCountCollection"]["Values"]))
+    assert got == {"contact": len(sb.records("contact")), "lead": len(sb.records("lead"))}
+    long = dv.get("contacts", {"$filter": " or ".join(["statecode eq 0"] * 3000)})
+    assert long.status_code == 414
