@@ -343,12 +343,13 @@ class StateStore:
         """Apply a finished batch's outcomes and close it, atomically."""
         with self._tx() as db:
             self._write_outcomes(db, env_key, run_id, outcomes)
-            db.execute("UPDATE batches SET status=?, updated_at=? WHERE run_id=? AND batch_no=?",
-                       (status, now_iso(), run_id, batch_no))
+            # the keys were only needed to apply the results: run_records has them now
+            db.execute("UPDATE batches SET status=?, keys='[]', updated_at=? "
+                       "WHERE run_id=? AND batch_no=?", (status, now_iso(), run_id, batch_no))
 
     def abandon_batch(self, run_id: int, batch_no: int) -> None:
         with self._tx() as db:
-            db.execute("UPDATE batches SET status='abandoned', updated_at=? "
+            db.execute("UPDATE batches SET status='abandoned', keys='[]', updated_at=? "
                        "WHERE run_id=? AND batch_no=?", (now_iso(), run_id, batch_no))
 
     def open_batches(self, env_key: str) -> list[BatchRow]:

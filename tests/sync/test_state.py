@@ -103,3 +103,4 @@ def test_journal_open_batches_and_interrupted_runs(tmp_path):
         assert st.runs("env")[0].status == "interrupted"
         st.abandon_batch(run, 1)
         assert [b.batch_no for b in st.open_batches("env")] == [2]
+        assert [b.keys for b in st.batches(run)] == [[], keys, []]  # closed batches drop their keys
