@@ -97,7 +97,7 @@ class DataverseApi:
         return ent
 
     def members(self, list_id: str, entity: str) -> set[str]:
-        rows = self.store.tables["listmember"].rows.values()
+        rows = list(self.store.tables["listmember"].rows.values())  # a snapshot: edits may run
         return {r["_entityid_value"] for r in rows
                 if r.get("_listid_value") == list_id and r.get("entitytype", entity) == entity}
 
@@ -270,7 +270,7 @@ class DataverseApi:
         more = top is None and len(rows) > size
         rows = rows[:size]
         if q.get("$count", "").lower() == "true":
-            n = sum(1 for r in table.rows.values() if pred is None or pred(r))
+            n = sum(1 for r in list(table.rows.values()) if pred is None or pred(r))
             body["@odata.count"] = min(n, 5000)
         versions = table.versions
         body["value"] = [self._project(r, ent, select, expand, annotate, versions.get(r[ent.pk]))
@@ -321,7 +321,7 @@ class DataverseApi:
             return 0
 
         sortkey = functools.cmp_to_key(cmp)
-        rows = sorted((r for r in table.rows.values() if pred is None or pred(r)),
+        rows = sorted((r for r in list(table.rows.values()) if pred is None or pred(r)),
                       key=lambda r: sortkey(keyof(r)))
         start = bisect.bisect_right(rows, sortkey(after), key=lambda r: sortkey(keyof(r))) if after else 0
         return rows[start: start + limit], keyof

@@ -72,6 +72,7 @@ class DotdigitalAccount:
         self.forced_outcomes: list[str] = []  # next imports end like this (e.g. RejectedByWatchdog)
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._worker: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def init_defaults(self) -> None:
         for name, typ in DEFAULT_FIELDS:
@@ -256,11 +257,13 @@ class DotdigitalAccount:
         for iid, rec in self.imports.items():  # imports accepted before a restart still finish
             if rec["status"] == "NotFinished":
                 self._queue.put(iid)
+        self._stopping.clear()
         self._worker = threading.Thread(target=self._run, name="sandbox-imports", daemon=True)
         self._worker.start()
 
     def stop_worker(self) -> None:
-        if self._worker:
+        if self._worker:  # unfinished imports stay NotFinished in the DB and resume next start
+            self._stopping.set()
             self._queue.put(None)
             self._worker.join(timeout=5)
             self._worker = None
@@ -268,14 +271,14 @@ class DotdigitalAccount:
     def _run(self) -> None:
         while True:
             iid = self._queue.get()
-            if iid is None:
+            if iid is None or self._stopping.is_set():
                 return
             rec = self.imports.get(iid)
             if rec is None or rec["status"] != "NotFinished":
                 continue
             wait = rec["_at"] + self.import_delay - time.time()
-            if wait > 0:
-                time.sleep(wait)
+            if wait > 0 and self._stopping.wait(wait):
+                return
             try:
                 if self.forced_outcomes:
                     with self.lock:

@@ -122,7 +122,7 @@ class FetchQuery:
         preds = [_filter(target, f) for f in el.findall("filter")]
         attrs = [(a.get("name", ""), _key(target, a.get("name", ""))) for a in el.findall("attribute")]
         index: dict[Any, list[dict]] = {}
-        for row in self.tables[name].rows.values():
+        for row in list(self.tables[name].rows.values()):
             if all(p(row) for p in preds):
                 index.setdefault(row.get(frm), []).append(row)
         outer = el.get("link-type", "inner") == "outer"
@@ -166,8 +166,8 @@ class FetchQuery:
             out, more = [], False
             limit = self.top if self.top is not None else self.count
             for rid in ids[start:]:
-                rec = table.rows[rid]
-                if not self.matches(rec):
+                rec = table.rows.get(rid)
+                if rec is None or not self.matches(rec):
                     continue
                 if skip:
                     skip -= 1
@@ -177,7 +177,7 @@ class FetchQuery:
                     break
                 out.append(self.row(rec))
             return out, more, out[-1][pk] if out else None
-        rows = [r for r in table.rows.values() if self.matches(r)]
+        rows = [r for r in list(table.rows.values()) if self.matches(r)]
         for key, desc in reversed(self.order + [(pk, False)]):
             rows.sort(key=lambda r: (r.get(key) is not None, _cf(r.get(key)) if r.get(key) is not None else 0),
                       reverse=desc)

@@ -138,7 +138,7 @@ def test_bad_import_bodies_and_unknown_ids(dd):
 
 
 def test_at_most_25_active_imports(dd, sb):
-    sb.import_delay = 1.0
+    sb.import_delay = 0.6
     try:
         ids = []
         for i in range(25):

@@ -104,3 +104,18 @@ def test_csv_bad_encoding_names_the_line(tmp_path):
     write(data, "contacts.csv", "emailaddress1,mobilephone\nzoë@example.org,1\n", encoding="latin-1")
     with pytest.raises(SandboxDataError, match=r"contacts\.csv: line 2: not UTF-8 text; save the file as 'CSV UTF-8'"):
         Sandbox(tmp_path / "home", data_dir=data).start()
+
+
+def test_an_import_accepted_before_a_stop_finishes_after_restart(tmp_path):
+    home = tmp_path / "sb"
+    with Sandbox(home, size=50, import_delay=30) as sb:
+        r = Dd(sb).put("/contacts/v3/import", json={"contacts": [
+            {"matchIdentifier": "email", "identifiers": {"email": "late@example.org"}}]})
+        iid = r.json()["importId"]
+        assert Dd(sb).get(f"/contacts/v3/import/{iid}").json()["status"] == "NotFinished"
+    with Sandbox(home, size=50, import_delay=0) as sb:
+        dd = Dd(sb)
+        for _ in range(200):
+            if dd.get(f"/contacts/v3/import/{iid}").json()["status"] == "Finished":
+                break
+        assert [c["identifiers"]["email"] for c in sb.dotdigital_contacts()] == ["late@example.org"]
