@@ -135,7 +135,7 @@ class DotdigitalClient:
         return self.region_url + path
 
     def _request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
-                 what: str = "", regional: bool = True) -> httpx.Response:
+                 what: str = "", regional: bool = True, wait_if_busy: bool = True) -> httpx.Response:
         key = endpoint_key(method, path)
         url = self._url(path, regional)
         transient = limited = busy = usage = 0
@@ -161,7 +161,7 @@ class DotdigitalClient:
             err = parse_dotdigital_error(resp, what=what)
             if err.code.lower() in ACTIVE_IMPORTS:
                 busy += 1
-                if busy >= self.busy_attempts:
+                if not wait_if_busy or busy >= self.busy_attempts:
                     raise ThrottledError(f"Dotdigital still has too many imports running after {busy} tries",
                                          status=status, code=err.code, service="Dotdigital")
                 base, cap = self.busy_wait
@@ -290,15 +290,19 @@ class DotdigitalClient:
 
     # ------------------------------------------------------------ v3 contacts and imports
 
-    def start_import(self, contacts: list[dict[str, Any]], merge_option: str = "overwrite") -> str:
-        """``PUT /contacts/v3/import``; waits while the account has too many imports running."""
+    def start_import(self, contacts: list[dict[str, Any]], merge_option: str = "overwrite", *,
+                     wait_if_busy: bool = True) -> str:
+        """``PUT /contacts/v3/import``. While the account has too many imports running it waits
+        (30 s, 60 s, … by default) and tries again; with ``wait_if_busy=False`` it raises
+        ThrottledError (code ``contacts:tooManyActiveImports``) at once, so a caller with imports
+        of its own in flight can poll those instead."""
         if merge_option not in MERGE_OPTIONS:
             raise QueryError(f"merge option {merge_option!r} must be one of {', '.join(MERGE_OPTIONS)}",
                              service="Dotdigital")
         if not contacts:
             raise QueryError("an import needs at least one contact", service="Dotdigital")
         data = self._json("PUT", "/contacts/v3/import", json={"mergeOption": merge_option, "contacts": contacts},
-                          what=f"import of {len(contacts)} contacts") or {}
+                          what=f"import of {len(contacts)} contacts", wait_if_busy=wait_if_busy) or {}
         if not data.get("importId"):
             raise ConnectorError("Dotdigital accepted the import but sent no importId", service="Dotdigital")
         return str(data["importId"])

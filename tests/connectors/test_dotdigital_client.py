@@ -100,6 +100,10 @@ def test_start_import_waits_while_too_many_imports_are_active():
     assert rec.requests[-1].method == "PUT" and rec.requests[-1].url.path == "/contacts/v3/import"
     with pytest.raises(QueryError, match="merge option"):
         dd.start_import(contacts, merge_option="replace")
+    rec.queue.append(busy)
+    with pytest.raises(ThrottledError) as exc:
+        dd.start_import(contacts, wait_if_busy=False)
+    assert exc.value.code == "contacts:tooManyActiveImports" and len(sleeps) == 2
 
 
 def test_rate_limit_429_waits_until_reset_both_forms():
