@@ -12,10 +12,12 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from dynsync_tui.connectors.errors import Cancelled
 from dynsync_tui.core import plan as plan_mod
 from dynsync_tui.core.config import Config, to_dict
 from dynsync_tui.core.mappings import IDENTIFIER_LABELS
@@ -179,6 +181,10 @@ class Engine:
         return held
 
     def preview(self) -> Preview:
+        with self._wired():
+            return self._preview()
+
+    def _preview(self) -> Preview:
         needs_lookup = self.config.consent.mode == "lists" and any(
             s.dotdigital_list_id is None for s in self.config.consent.lists)
         cfg = self.ensure_remote(create=False) if needs_lookup else self.config
@@ -262,19 +268,46 @@ class Engine:
         runner.drain()
         return resumed
 
+    @contextmanager
+    def _wired(self) -> Iterator[None]:
+        """While running, the connectors' waits (throttling, backoff) stop on our cancel and
+        are reported as progress messages."""
+        saved = []
+        for client in (self.services.dataverse, self.services.dotdigital):
+            pacer = getattr(client, "pacer", None)
+            if pacer is None:
+                continue
+            saved.append((pacer, pacer.cancel, pacer.on_wait))
+            pacer.cancel = pacer.cancel or self.cancel
+            pacer.on_wait = pacer.on_wait or (lambda _s, why: self._update(message=why, force=True))
+        try:
+            yield
+        finally:
+            for pacer, cancel, on_wait in saved:
+                pacer.cancel, pacer.on_wait = cancel, on_wait
+
     def sync(self, full: bool = False) -> RunSummary:
+        """One run: finish an interrupted run's imports, then read, classify, send, record."""
+        with self._wired():
+            return self._sync(full)
+
+    def _sync(self, full: bool) -> RunSummary:
         t0 = self.clock()
         st, env = self.services.state, self.services.env_key
         dv, dd = self.services.dataverse, self.services.dotdigital
         dv0, dd0 = _count(dv, "requests"), _count(dd, "calls")
-        resumed = self.resume()
+        resumed, cancelled = 0, False
+        try:
+            resumed = self.resume()
+        except Cancelled:
+            cancelled = True
         vm = _verdicts_module()
         run_id = st.start_run(env, {"config": to_dict(self.config), "full": full},
                               str(getattr(vm, "PHONENUMBERS_VERSION", "")) or _pn_version())
         summary = RunSummary(run_id, resumed_batches=resumed)
         status = "error"
         try:
-            if self._cancelled():
+            if cancelled or self._cancelled():
                 status = "cancelled"
                 return summary
             cfg = self.ensure_remote()
@@ -290,6 +323,9 @@ class Engine:
                                              self.members, self.list_ids, st.prior(env))
                 summary.removed_from_lists = sum(len(m.removed) for m in self.mirrored)
             status = "cancelled" if self._cancelled() else "ok"
+            return summary
+        except Cancelled:  # a connector's wait was cut short: state is consistent, stop here
+            status = "cancelled"
             return summary
         finally:
             summary.status = status

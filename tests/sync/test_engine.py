@@ -239,3 +239,32 @@ def test_a_failing_import_call_ends_the_run_as_error_and_the_next_run_recovers(t
     again = rig.engine().sync()
     assert again.status == "ok" and len(rig.dd.people) == 12
     assert rig.state.open_batches("test:env") == []
+
+
+def test_cancel_during_a_connector_wait_ends_the_run_cancelled(tmp_path):
+    from types import SimpleNamespace
+
+    from dynsync_tui.connectors.errors import Cancelled
+
+    rig = Rig(tmp_path, contact_rows(8))
+    rig.config.sync.imports_in_flight = 1
+    cancel = threading.Event()
+    rig.dd.pacer = SimpleNamespace(cancel=None, on_wait=None)
+    real_start = rig.dd.start_import
+
+    def throttled(contacts):
+        if len(rig.dd.sent) == 1:  # the second import meets a rate limit; the user cancels
+            rig.dd.pacer.on_wait(30, "Dotdigital rate limit reached, resuming in 30 s")
+            assert rig.dd.pacer.cancel is cancel
+            cancel.set()
+            raise Cancelled("Cancelled while waiting")
+        return real_start(contacts)
+
+    rig.dd.start_import = throttled
+    summary = rig.engine(cancel=cancel).sync()
+    assert summary.status == "cancelled" and summary.created == 4
+    assert any("rate limit" in e.message for e in rig.events)
+    assert rig.dd.pacer.cancel is None  # unwired afterwards
+    rig.dd.start_import = real_start
+    again = rig.engine().sync()
+    assert again.created == 4 and len(rig.dd.people) == 8
