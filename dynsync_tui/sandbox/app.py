@@ -179,6 +179,11 @@ class Sandbox:
     def request_log(self) -> list[tuple[str, str]]:
         return self._app.request_log if self._app else []
 
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far (keep-alive means far fewer than requests)."""
+        return self._app.connections if self._app else 0
+
     def dotdigital_contacts(self) -> list[dict]:
         with self.account.lock:
             return [self.account.view(c) for _i, c in sorted(self.account.contacts.items())]

@@ -102,6 +102,26 @@ class Faults:
             self._faults.append(f)
         return f
 
+    def load(self, plan: list[dict]) -> None:
+        """Add faults from a plan (e.g. parsed TOML): each entry holds ``add``'s arguments by
+        name. A bad entry raises ValueError naming the entry and the key."""
+        names = {"method", "path_regex", "status", "times", "retry_after", "body", "delay",
+                 "drop", "truncate", "rate"}
+        for i, entry in enumerate(plan, start=1):
+            unknown = sorted(set(entry) - names)
+            if unknown:
+                raise ValueError(f"fault #{i}: unknown key {unknown[0]!r} (known: {', '.join(sorted(names))})")
+            missing = [k for k in ("method", "path_regex", "status") if k not in entry]
+            if missing:
+                raise ValueError(f"fault #{i}: missing key {missing[0]!r}")
+            try:
+                re.compile(entry["path_regex"])
+            except re.error as exc:
+                raise ValueError(f"fault #{i}: path_regex is not a regular expression ({exc})") from None
+            if not 0.0 <= float(entry.get("rate", 1.0)) <= 1.0:
+                raise ValueError(f"fault #{i}: rate must be between 0 and 1")
+            self.add(**entry)
+
     def injected(self) -> int:
         with self._lock:
             return sum(f.hits for f in self._faults)
@@ -160,6 +180,7 @@ class _Server(ThreadingHTTPServer):
 
     def get_request(self):
         sock, addr = self.socket.accept()
+        self.app.connections += 1
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         tls = self.ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         with self.sock_lock:
@@ -216,6 +237,7 @@ class HttpsApp:
         self.router = Router()
         self.faults = Faults()
         self.request_log: list[tuple[str, str]] = []
+        self.connections = 0  # TCP connections accepted (keep-alive reuses them)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0

@@ -82,3 +82,22 @@ def test_truncated_and_non_json_bodies(sb, dv):
     r = dv.get("WhoAmI")
     assert r.status_code == 502 and r.text.startswith("<html>") and "text/html" in r.headers["Content-Type"]
     assert dv.get("WhoAmI").status_code == 200
+
+
+def test_fault_plan_loading(sb, dv):
+    sb.faults.load([{"method": "GET", "path_regex": "WhoAmI", "status": 503, "times": 1}])
+    assert dv.get("WhoAmI").status_code == 503
+    for bad, text in (([{"method": "GET", "path_regex": "x", "status": 500, "colour": 1}], "unknown key 'colour'"),
+                      ([{"method": "GET", "status": 500}], "missing key 'path_regex'"),
+                      ([{"method": "GET", "path_regex": "(", "status": 500}], "not a regular expression")):
+        with pytest.raises(ValueError, match=text):
+            sb.faults.load(bad)
+
+
+def test_keep_alive_reuses_one_connection(sb):
+    dv = Dv(sb)
+    dv.fresh_token()
+    before = sb.connections
+    for _ in range(20):
+        assert dv.get("contacts", {"$select": "contactid", "$top": "5"}).status_code == 200
+    assert sb.connections - before <= 1
