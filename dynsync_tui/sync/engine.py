@@ -78,6 +78,10 @@ def _count(obj: Any, name: str) -> int:
 
 
 class Engine:
+    """``read_records()``, ``preview()`` and ``sync(full=False)`` for one config and one set of
+    services. ``on_event`` gets throttled :class:`Progress` events (about ten a second, every
+    phase change, the final one); setting ``cancel`` stops the run at the next safe point."""
+
     def __init__(self, config: Config, services: Services, *,
                  on_event: Callable[[Progress], None] | None = None,
                  cancel: threading.Event | None = None,
