@@ -37,6 +37,7 @@ AADSTS_HINTS: dict[str, str] = {
     "50079": "the tenant requires multi-factor sign-in: use interactive sign-in",
     "700082": "the saved sign-in expired: sign in again",
     "700027": "the certificate was rejected: upload the leaf certificate and check the thumbprint",
+    "50027": "the signed client assertion was malformed: check the certificate and key",
     "90002": "tenant not found: check the tenant ID",
     "900023": "the tenant ID is malformed: use the Directory (tenant) ID GUID or domain",
 }
@@ -82,7 +83,11 @@ class MsalHttpClient:
     def post(self, url: str, params: dict | None = None, data: Any = None, headers: dict | None = None,
              **kwargs: Any) -> httpx.Response:
         self.requests += 1
-        body: dict[str, Any] = {"data": data} if isinstance(data, dict) else {"content": data}
+        if isinstance(data, dict):  # msal puts bytes in the form (a signed client assertion)
+            form = {k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()}
+            body: dict[str, Any] = {"data": form}
+        else:
+            body = {"content": data}
         return self._client.post(url, params=params, headers=headers, timeout=kwargs.get("timeout") or httpx.USE_CLIENT_DEFAULT, **body)
 
     def close(self) -> None:

@@ -21,7 +21,7 @@ import httpx
 from dynsync_tui.connectors import fetchxml
 from dynsync_tui.connectors.auth import TokenProvider, normalise_env_url
 from dynsync_tui.connectors.errors import (
-    ConnectorError, DeltaTokenExpiredError, PagingError, QueryError, ThrottledError, TransientError,
+    ConnectorError, DeltaTokenExpiredError, NotFoundError, PagingError, QueryError, ThrottledError, TransientError,
     parse_dataverse_error,
 )
 from dynsync_tui.connectors.http import (
@@ -39,6 +39,7 @@ HIDDEN_TYPES = frozenset({"Virtual", "CalendarRules", "ManagedProperty", "PartyL
 TEXT_TYPES = frozenset({"String", "Memo"})
 MEMBER_TYPES = {1: "account", 2: "contact", 4: "lead"}
 SIMPLE_PAGING_LIMIT = 50_000
+STANDARD_SETS = {"contacts": "contact", "accounts": "account", "leads": "lead", "lists": "list"}
 _ODATA_SAFE = "$,()'=:/@;*"
 
 
@@ -298,15 +299,39 @@ class DataverseClient:
                                       "stopped to avoid reading rows twice", service="Dataverse")
                 seen.add(url)
 
+    def total_counts(self, entities: list[str]) -> dict[str, int]:
+        """Rows per table (logical names) from ``RetrieveTotalRecordCount``: a recent snapshot,
+        not capped (the connection test)."""
+        names = ",".join(f"'{e}'" for e in entities)
+        d = self._json(f"RetrieveTotalRecordCount(EntityNames=[{names}])", what="record counts")
+        coll = d.get("EntityRecordCountCollection") or {}
+        return dict(zip(coll.get("Keys") or [], coll.get("Values") or []))
+
     def count(self, entity_set: str, filter: str | None = None) -> int:
-        """Number of rows from ``$count=true`` on a one-row page. Dataverse caps it at 5000:
-        a value of 5000 means "5000 or more" (a hint for the connection test and progress)."""
+        """Number of rows. Without a filter, for the standard tables: the uncapped snapshot count;
+        otherwise ``$count=true`` on a one-row page, which Dataverse caps at 5000."""
+        logical = STANDARD_SETS.get(entity_set)
+        if logical and not filter:
+            try:
+                counts = self.total_counts([logical])
+                if isinstance(counts.get(logical), int):
+                    return counts[logical]
+            except (QueryError, NotFoundError):
+                pass  # an older or restricted org: fall back to $count
         q = odata_query({"$count": "true", "$filter": filter})
         data = self._json(f"{entity_set}?{q}", prefer="odata.maxpagesize=1", what=f"counting {entity_set}")
         n = data.get("@odata.count")
         if not isinstance(n, int):
             raise ConnectorError(f"Dataverse sent no count for {entity_set}", service="Dataverse")
         return n
+
+    def organization_name(self, org_id: str) -> str:
+        """The organisation's display name (for "Connected to …")."""
+        return str(self._json(f"organizations({org_id})?$select=name", what="organisation").get("name") or "")
+
+    def user_name(self, user_id: str) -> str:
+        """A system user's full name (WhoAmI gives only the id)."""
+        return str(self._json(f"systemusers({user_id})?$select=fullname", what="user").get("fullname") or "")
 
     def iter_fetchxml(self, entity_set: str, fetch: str) -> Iterator[list[dict[str, Any]]]:
         """Run FetchXML page by page with paging cookies (§8.4). Missing columns are missing keys."""

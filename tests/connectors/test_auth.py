@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
+import json
 import urllib.parse
 
 import httpx
@@ -132,7 +134,10 @@ def test_certificate_sign_in_sends_a_signed_assertion(tmp_path):
     assert t.token() == "at-1"
     form = issued[0]
     assert form["client_assertion_type"] == ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"]
-    assert form["client_assertion"][0].count(".") == 2 and "client_secret" not in form
+    assertion = form["client_assertion"][0]
+    head = json.loads(base64.urlsafe_b64decode(assertion.split(".")[0] + "=="))
+    assert head["alg"] in ("RS256", "PS256") and ("x5t" in head or "x5t#S256" in head)
+    assert assertion.count(".") == 2 and "client_secret" not in form
 
 
 def test_empty_settings_and_env_url_normalising():

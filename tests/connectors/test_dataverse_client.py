@@ -301,8 +301,15 @@ def test_change_tracking_initial_delta_and_expired_token():
 
 
 def test_count_and_bad_page_size():
-    rec = Recorder(responses=[js(200, {"@odata.count": 5000, "value": rows("a")})])
+    rec = Recorder(responses=[js(200, {"EntityRecordCountCollection": {"Keys": ["contact"], "Values": [12001]}}),
+                              js(400, {"error": {"code": "0x80041103", "message": "not found"}}),
+                              js(200, {"@odata.count": 5000, "value": rows("a")}),
+                              js(200, {"@odata.count": 5000, "value": rows("a")})])
     dv, _, _ = client(rec)
+    assert dv.count("contacts") == 12001
+    assert urllib.parse.unquote(rec.paths[0]).endswith("RetrieveTotalRecordCount(EntityNames=['contact'])")
+    assert dv.count("leads") == 5000  # no snapshot count: fall back to the capped $count
+    rec.requests.clear()
     assert dv.count("contacts", "statecode eq 0") == 5000
     assert rec.paths[0] == "/api/data/v9.2/contacts?$count=true&$filter=statecode%20eq%200"
     assert rec.requests[0].headers["Prefer"] == "odata.maxpagesize=1"

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from dynsync_tui.connectors.auth import ConfidentialTokens
+from dynsync_tui.connectors.auth import ConfidentialTokens, certificate_credential
+from dynsync_tui.connectors.auth_public import PublicTokens
 from dynsync_tui.connectors.dataverse import DataverseClient
 from dynsync_tui.connectors.dotdigital import DotdigitalClient
 from dynsync_tui.connectors.errors import AuthError, PermissionDenied, QueryError
@@ -71,7 +72,9 @@ def test_msal_client_secret_whoami_and_metadata(sandbox):
     assert navs[("parentcustomerid", "contact")] == "parentcustomerid_contact"
     assert dv.entity("contact").entity_set == "contacts"
     assert ACTIVATION in [a.logical_name for a in dv.activation_columns()]
-    assert dv.count("contacts") == 5000  # Dataverse caps $count at 5000
+    assert dv.count("contacts") == N  # the snapshot count is not capped
+    assert dv.count("contacts", "statecode eq 0") == 5000  # $count is
+    assert dv.organization_name(me["OrganizationId"]) and dv.user_name(me["UserId"])
 
 
 def test_wrong_secret_is_a_friendly_auth_error(sandbox):
@@ -79,6 +82,48 @@ def test_wrong_secret_is_a_friendly_auth_error(sandbox):
     tokens = ConfidentialTokens(info.dataverse_url, info.authority, info.client_id, "the-secret-id",
                                 ca_file=info.ca_file)
     with pytest.raises(AuthError, match="not its Secret ID"):
+        tokens.token()
+
+
+def test_certificate_sign_in(sandbox, tmp_path):
+    from .test_auth import _rsa_cert
+
+    _, _, key_pem, cert_pem, thumb = _rsa_cert(tmp_path)
+    assert sandbox.register_certificate(cert_pem).upper() == thumb
+    path = tmp_path / "app.pem"
+    path.write_bytes(key_pem + cert_pem)
+    info = sandbox.info
+    tokens = ConfidentialTokens(info.dataverse_url, info.authority, info.client_id, certificate_credential(path),
+                                ca_file=info.ca_file)
+    dv = DataverseClient(info.dataverse_url, tokens, ca_file=info.ca_file)
+    assert dv.whoami()["OrganizationId"] == info.org_id and tokens.acquired == 1
+
+
+def test_device_code_with_scripted_approval_and_refresh_mid_paging(sandbox, tmp_path):
+    info, shown = sandbox.info, []
+
+    def approve(message: str, flow: dict) -> None:
+        shown.append(message)
+        sandbox.approve_device_code(flow["user_code"])
+    cache = tmp_path / "token_cache.json"
+    tokens = PublicTokens(info.dataverse_url, info.authority, info.client_id, mode="device_code",
+                          cache_path=cache, on_device_code=approve, ca_file=info.ca_file)
+    dv = DataverseClient(info.dataverse_url, tokens, ca_file=info.ca_file, sleep=Sleeps())
+    ids = read_ids(dv, on_page=lambda n: n == 0 and sandbox.expire_tokens())
+    assert len(ids) == N == len(set(ids)) and dv.requests == 4
+    assert tokens.sign_ins == 1 and "devicelogin" in shown[0] and tokens.username
+    assert cache.stat().st_mode & 0o777 == 0o600
+    again = PublicTokens(info.dataverse_url, info.authority, info.client_id, mode="device_code",
+                         cache_path=cache, username=tokens.username, ca_file=info.ca_file)
+    assert DataverseClient(info.dataverse_url, again, ca_file=info.ca_file).whoami() and again.sign_ins == 0
+
+
+def test_declined_device_code_is_one_line(sandbox):
+    info = sandbox.info
+    tokens = PublicTokens(info.dataverse_url, info.authority, info.client_id, mode="device_code",
+                          on_device_code=lambda m, f: sandbox.decline_device_code(f["user_code"]),
+                          ca_file=info.ca_file)
+    with pytest.raises(AuthError, match="declined"):
         tokens.token()
 
 
