@@ -292,7 +292,7 @@ class Engine:
 
     def sync(self, full: bool = False) -> RunSummary:
         """One run: finish an interrupted run's imports, then read, classify, send, record."""
-        with self._wired():
+        with self.services.state.exclusive(), self._wired():
             return self._sync(full)
 
     def _sync(self, full: bool) -> RunSummary:

@@ -194,6 +194,26 @@ class StateStore:
         return self._version(self._db) or SCHEMA_VERSION
 
     @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the one-writer lock for a sync (a ``.lock`` file beside the state file).
+        A second sync on the same state file gets a one-line StateError."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: SQLite's own locking only
+            yield
+            return
+        fd = os.open(str(self.path) + ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise StateError(f"{self.path}: another dynsync sync is using this state file; "
+                                 "wait for it to finish") from None
+            yield
+        finally:
+            os.close(fd)
+
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")

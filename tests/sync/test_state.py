@@ -104,3 +104,14 @@ def test_journal_open_batches_and_interrupted_runs(tmp_path):
         st.abandon_batch(run, 1)
         assert [b.batch_no for b in st.open_batches("env")] == [2]
         assert [b.keys for b in st.batches(run)] == [[], keys, []]  # closed batches drop their keys
+
+
+def test_one_sync_at_a_time_per_state_file(tmp_path):
+    with StateStore(tmp_path / "s.db") as st, StateStore(tmp_path / "s.db") as other:
+        with st.exclusive():
+            with pytest.raises(StateError) as err:
+                with other.exclusive():
+                    pass
+            assert "another dynsync sync" in str(err.value)
+        with other.exclusive():  # free again once the first is done
+            pass
