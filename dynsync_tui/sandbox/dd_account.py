@@ -3,6 +3,7 @@ data fields, address books, and v3 imports processed by a background thread."""
 
 from __future__ import annotations
 
+import functools
 import queue
 import re
 import threading
@@ -39,13 +40,19 @@ def norm_mobile(value: Any) -> tuple[str, str] | None:
     """E.164 in (with or without '+') → (digits, region), else None."""
     if not isinstance(value, str) or not re.fullmatch(r"\+?[1-9]\d{6,14}", value):
         return None
+    return _e164(value.lstrip("+"))
+
+
+@functools.lru_cache(maxsize=250_000)
+def _e164(digits: str) -> tuple[str, str] | None:
     try:
-        num = phonenumbers.parse("+" + value.lstrip("+"))
+        num = phonenumbers.parse("+" + digits)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(num):
+    region = phonenumbers.region_code_for_number(num)  # what is_valid_number does, once
+    if not region or not phonenumbers.is_valid_number_for_region(num, region):
         return None
-    return value.lstrip("+"), phonenumbers.region_code_for_number(num) or ""
+    return digits, region
 
 
 class RowFailure(Exception):

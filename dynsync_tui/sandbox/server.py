@@ -187,6 +187,9 @@ class _Server(ThreadingHTTPServer):
             self.open_sockets.add(tls)
         return tls, addr
 
+    def handle_error(self, request, client_address) -> None:
+        pass  # a client that gives up mid-handshake is not news; never print over the TUI
+
     def shutdown_request(self, request) -> None:
         with self.sock_lock:
             self.open_sockets.discard(request)
