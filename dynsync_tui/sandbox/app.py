@@ -217,6 +217,10 @@ class Sandbox:
     def set_sms_status(self, email: str, status: str) -> None:
         self.account.set_sms_status(email, status)
 
+    def suppress_email(self, email: str, reason: str = "HardBounced") -> None:
+        """Suppress an email in Dotdigital: imports of it fail with GloballySuppressed."""
+        self.account.suppress(email, reason)
+
     def approve_device_code(self, user_code: str | None = None) -> int:
         """The admin signs in at the device login page (``None``: every pending code)."""
         return self.tokens.decide_device_code(user_code, approve=True)

@@ -75,6 +75,7 @@ class DotdigitalAccount:
         self.fields = {f["name"]: f for f in store.dd_load("field")}
         self.books = {b["id"]: b for b in store.dd_load("book")}
         self.imports = {i["importId"]: i for i in store.dd_load("import")}
+        self.suppressed = {r["email"]: r for r in store.dd_load("suppressed")}  # account-wide
         self.next_contact = max(self.contacts, default=815000) + 1
         self.forced_outcomes: list[str] = []  # next imports end like this (e.g. RejectedByWatchdog)
         self._queue: queue.Queue[str | None] = queue.Queue()
@@ -132,6 +133,34 @@ class DotdigitalAccount:
                              "status": "subscribed"} for i in c["lists"]]
         return out
 
+    def suppress(self, email: str, reason: str = "Unsubscribed") -> None:
+        """Suppress an email account-wide (an unsubscribe, a hard bounce...)."""
+        key = email.strip().lower()
+        row = {"email": key, "reason": reason, "dateRemoved": now_iso()}
+        with self.lock:
+            self.suppressed[key] = row
+            cid = self.by_email.get(key)
+            saves = []
+            if cid is not None:
+                c = self.contacts[cid]
+                c["channelProperties"]["email"]["status"] = "suppressed" if reason != "Unsubscribed" else "unsubscribed"
+                c["status"] = _overall(c)
+                c["updated"] = row["dateRemoved"]
+                saves.append((cid, c))
+            self.store.dd_save("suppressed", [(key, row)])
+            self.store.dd_save("contact", saves)
+
+    def suppressed_since(self, since: str) -> list[dict]:
+        out = []
+        for row in sorted(self.suppressed.values(), key=lambda r: r["dateRemoved"]):
+            if row["dateRemoved"] >= since:
+                cid = self.by_email.get(row["email"])
+                out.append({"suppressedContact": {"id": cid, "email": row["email"], "optInType": "Single",
+                                                  "emailType": "Html", "dataFields": [],
+                                                  "status": row["reason"]},
+                            "dateRemoved": row["dateRemoved"], "reason": row["reason"]})
+        return out
+
     def set_sms_status(self, email: str, status: str) -> None:
         with self.lock:
             cid = self.by_email.get(email.strip().lower())
@@ -161,6 +190,9 @@ class DotdigitalAccount:
             if parsed is None:
                 raise RowFailure("InvalidPhoneNumber", "The mobile number is not a valid E.164 number.")
             mobile, region = parsed
+        if email and email in self.suppressed:
+            raise RowFailure("GloballySuppressed", "The email address is suppressed in this account.",
+                             self.by_email.get(email))
         existing: int | None
         if match == "contactId":
             try:
@@ -317,7 +349,8 @@ class DotdigitalAccount:
                     if f.contact_id is not None:
                         entry["contactId"] = f.contact_id
                     failures.append(entry)
-                    summary["duplicateIdentifiers" if f.code == "Duplicate" else "invalidEntries"] += 1
+                    bucket = {"Duplicate": "duplicateIdentifiers", "GloballySuppressed": "globallySuppressed"}
+                    summary[bucket.get(f.code, "invalidEntries")] += 1
                     continue
                 touched[c["contactId"]] = c
                 (created if kind == "created" else updated).append(

@@ -80,6 +80,7 @@ class DotdigitalApi:
             ("GET", r"/v2/address-books/(?P<id>\d+)", self.get_book, "medium"),
             ("POST", r"/v2/address-books/(?P<id>\d+)/contacts/delete", self.remove_many, "low"),
             ("DELETE", r"/v2/address-books/(?P<id>\d+)/contacts/(?P<cid>\d+)", self.remove_one, "high"),
+            ("GET", r"/v2/contacts/(?:suppressed|unsubscribed)-since/(?P<since>[^/]+)", self.suppressed_since, "medium"),
             ("PUT", r"/contacts/v3/import", self.start_import, "low"),
             ("GET", r"/contacts/v3/import/(?P<id>[^/]+)", self.import_status, "medium"),
             ("GET", r"/contacts/v3", self.list_contacts, "low"),
@@ -207,6 +208,17 @@ class DotdigitalApi:
         if not self.account.remove_from_book(book["id"], [int(m["cid"])]):
             raise v2_error(404, "Contact not found in the address book.", "ERROR_CONTACT_NOT_FOUND")
         return Response(204)
+
+    def suppressed_since(self, req: Request, m) -> Response:
+        since = unquote(m["since"])
+        kind = "Unsubscribed" if "/unsubscribed-since/" in req.path else None
+        rows = [r for r in self.account.suppressed_since(since) if kind is None or r["reason"] == kind]
+        try:
+            select = int(req.query.get("select", 1000))
+            skip = int(req.query.get("skip", 0))
+        except ValueError:
+            raise v2_error(400, "select and skip must be numbers.", "ERROR_PARAMETER_INVALID") from None
+        return Response(200, rows[skip: skip + min(select, 1000)])
 
     # ------------------------------------------------------------ v3
     def start_import(self, req: Request, m) -> Response:

@@ -176,3 +176,14 @@ def test_whole_import_failure_hook(dd, sb):
     assert body["status"] == "RejectedByWatchdog"
     assert "watchdog@example.org" not in {c["identifiers"].get("email") for c in sb.dotdigital_contacts()}
     assert run_import(dd, [item("watchdog@example.org")])["status"] == "Finished"
+
+
+def test_suppressed_email_fails_as_globally_suppressed(dd, sb):
+    run_import(dd, [item("bounced@example.org")])
+    sb.suppress_email("Bounced@example.org", "HardBounced")
+    body = run_import(dd, [item("bounced@example.org", dataFields={"FIRSTNAME": "Bo"}),
+                           item("never.seen@example.org")])
+    assert [f["failures"][0]["failureCode"] for f in body["failures"]] == ["GloballySuppressed"]
+    assert body["summary"]["globallySuppressed"] == 1 and body["summary"]["newContacts"] == 1
+    rows = dd.get("/v2/contacts/suppressed-since/2020-01-01T00:00:00Z").json()
+    assert [(r["suppressedContact"]["email"], r["reason"]) for r in rows] == [("bounced@example.org", "HardBounced")]
