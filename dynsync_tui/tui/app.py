@@ -37,12 +37,15 @@ def _step_bindings() -> list[BindingType]:
 
 class DynsyncApp(App[None]):
     TITLE = "dynsync"
-    CSS_PATH = "screens/base.tcss"
+    # Every screen's sibling .tcss is loaded once here (rules are rooted at the screen class), so
+    # switching steps never re-parses the stylesheet.
+    CSS_PATH = ["screens/base.tcss", *(f"screens/{n}.tcss" for n in (*STEP_NAMES, "mapping_edit"))]
     COMMANDS = App.COMMANDS | {DynsyncCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit dynsync"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Keys and steps"),
-        Binding("ctrl+t", "toggle_theme", "Theme", id="app.theme", tooltip="Light / dark theme"),
+        Binding("ctrl+t", "toggle_theme", "Theme", show=False, id="app.theme", tooltip="Light / dark theme"),
+        Binding("ctrl+s", "save_config", "Save", show=False, id="app.save", tooltip="Save the config file"),
         Binding("ctrl+n", "next", "Next", id="app.next", tooltip="Next step"),
         Binding("ctrl+b", "back", "Back", id="app.back", tooltip="Previous step"),
         *_step_bindings(),
@@ -137,6 +140,18 @@ class DynsyncApp(App[None]):
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+    def action_save_config(self) -> None:
+        """Validate the mappings, then write the TOML; errors as one line."""
+        from dynsync_tui.core.mappings import MappingError, validate_mappings
+
+        try:
+            validate_mappings(self.config.mappings)
+            self.save_config()
+        except (MappingError, OSError) as exc:
+            self.notify(" ".join(str(exc).split()), title="Not saved", severity="error")
+            return
+        self.notify(f"Saved {self.config_path}", title="Config")
 
     def save_config(self) -> None:
         """Write the TOML atomically (core.config.save). Small and local: UI thread is fine."""

@@ -32,12 +32,18 @@ class MetadataLoaded(Message):
 @dataclass
 class ListsLoaded(Message):
     lists: list[Any]
+    address_books: list[Any] = field(default_factory=list)
 
 
 @dataclass
 class PreviewLoaded(Message):
     verdicts: list[Any]
     index: Any  # widgets.preview_index.PreviewIndex
+
+
+@dataclass
+class Exported(Message):
+    text: str
 
 
 @dataclass

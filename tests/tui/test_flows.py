@@ -293,3 +293,41 @@ def test_foreign_share_counts_other_country_codes() -> None:
                                   "07700 900123", "", "+33 7 11 22 33 44"], 44)
     assert n == 5 and share == 3 / 5 and codes[0] == "+33" and "+49" in codes
     assert foreign_share([], 44) == (0.0, [], 0)
+
+
+async def test_map_list_to_existing_dotdigital_list(tui_app) -> None:
+    app = tui_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f4")
+        await settle(app, pilot)
+        app.screen.query_one("#mode-lists").value = True
+        await settle(app, pilot)
+        app.screen.query_one("#lists", DataTable).focus()
+        await pilot.press("space", "m")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "PickerScreen"
+        await pilot.press("down", "enter")  # "Newsletter (#7)" after "New list: …"
+        await settle(app, pilot)
+        sel = app.config.consent.lists[0]
+        assert (sel.dotdigital_list_id, sel.dotdigital_list_name) == (7, "Newsletter")
+        assert "Newsletter" in str(app.screen.query_one("#lists", DataTable).get_row_at(0)[6])
+
+
+async def test_preview_export_and_policy(tui_app, tmp_path) -> None:
+    import csv
+    import json
+
+    app = tui_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await settle(app, pilot)
+        await pilot.press("x", "j")
+        await settle(app, pilot, 0.1)
+        rows = list(csv.DictReader(open(tmp_path / "preview-export.csv", encoding="utf-8")))
+        data = json.loads((tmp_path / "preview-export.json").read_text(encoding="utf-8"))
+        assert len(rows) == data["total"] == len(data["records"]) == 200
+        assert data["counts"]["create"] == sum(1 for r in rows if r["verdict"] == "create")
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert app.config.sync.on_email_change == "update"
+        assert "email change: update" in str(app.screen.query_one("#view-info").render())

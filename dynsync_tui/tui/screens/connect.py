@@ -43,7 +43,6 @@ def describe_account(info: Any) -> str:
 
 class ConnectScreen(WizardScreen):
     STEP = "connect"
-    CSS_PATH = "connect.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "test", "Test connection", id="connect.test", tooltip="Sign in to both services"),
     ]

@@ -74,7 +74,6 @@ def country_text(code: str | None) -> str:
 
 class CountryScreen(WizardScreen):
     STEP = "country"
-    CSS_PATH = "country.tcss"
     AUTO_FOCUS = "#countries"
     PALETTE: ClassVar[list[tuple[str, str, str]]] = [("search countries", "Focus the search box", "search")]
 

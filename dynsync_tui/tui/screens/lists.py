@@ -13,37 +13,53 @@ from textual.widgets import DataTable, Input, RadioButton, RadioSet, Static
 from dynsync_tui.core.config import ListSelection
 from dynsync_tui.tui.messages import ListsLoaded, get
 from dynsync_tui.tui.screens.base import WizardScreen
+from dynsync_tui.tui.widgets.picker import PickerScreen
 
 MODES = (("none", "All active records of the mapped entities"), ("lists", "Members of marketing lists"),
          ("field", "Records with a consent field set"))
-COLUMNS = ("Pick", "Name", "Type", "Member type", "Members", "Activated for email", "Why not")
+COLUMNS = ("Pick", "Name", "Type", "Member type", "Members", "Activated for email", "Dotdigital list", "Why not")
+NEW = "__new__"
 
 
-def list_row(ml: Any, picked: bool) -> list[Text]:
+def target_text(sel: ListSelection | None) -> str:
+    if sel is None:
+        return ""
+    if sel.dotdigital_list_id is not None:
+        return sel.dotdigital_list_name or f"#{sel.dotdigital_list_id}"
+    return f"new: {sel.dotdigital_list_name or sel.name}"
+
+
+def list_row(ml: Any, sel: ListSelection | None) -> list[Text]:
+    picked = sel is not None
     eligible = bool(get(ml, "eligible", True))
     style = "" if eligible else "dim"
     cells = ["[x]" if picked else ("[ ]" if eligible else " - "), str(get(ml, "name", "")),
              "dynamic" if get(ml, "dynamic") else "static", str(get(ml, "member_type", "")),
              f"{get(ml, 'member_count', 0) or 0:,}", "yes" if get(ml, "activated") else "no",
-             "" if eligible else str(get(ml, "why", "") or "not eligible")]
+             target_text(sel), "" if eligible else str(get(ml, "why", "") or "not eligible")]
     return [Text(c, style=style) for c in cells]
 
 
 class ListsScreen(WizardScreen):
     STEP = "lists"
-    CSS_PATH = "lists.tcss"
     AUTO_FOCUS = "#lists"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle", "Pick", id="lists.toggle", tooltip="Pick or unpick the list"),
+        Binding("m", "map", "Map to Dotdigital list", id="lists.map",
+                tooltip="Choose the Dotdigital list (address book) the picked list syncs to"),
         Binding("r", "reload", "Reload", id="lists.reload", tooltip="Read the lists again"),
     ]
-    PALETTE: ClassVar[list[tuple[str, str, str]]] = [("reload lists", "Read the marketing lists again", "reload")]
+    PALETTE: ClassVar[list[tuple[str, str, str]]] = [
+        ("reload lists", "Read the marketing lists again", "reload"),
+        ("map to Dotdigital list", "Choose the Dotdigital list for the highlighted pick", "map"),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
         self.lists: list[Any] = []
         self._loaded = False
         self._have_lists = False
+        self.address_books: list[Any] = []
 
     def compose_body(self) -> ComposeResult:
         consent = self.dapp.config.consent
@@ -74,12 +90,15 @@ class ListsScreen(WizardScreen):
         column = self.dapp.config.dynamics.activation_column
 
         def work() -> None:
-            self.post_message(ListsLoaded(list(self.dapp.services().dataverse.lists(column))))
+            svc = self.dapp.services()
+            lists = list(svc.dataverse.lists(column))
+            self.post_message(ListsLoaded(lists, list(svc.dotdigital.address_books())))
 
         self.run_io(work, group="lists", description="Reading marketing lists failed")
 
     def on_lists_loaded(self, message: ListsLoaded) -> None:
         self.lists = message.lists
+        self.address_books = message.address_books
         self._have_lists = True
         eligible = {str(get(m, "id")) for m in self.lists if get(m, "eligible", True)}
         consent = self.dapp.config.consent
@@ -89,13 +108,15 @@ class ListsScreen(WizardScreen):
     def _picked_ids(self) -> set[str]:
         return {s.dynamics_list_id for s in self.dapp.config.consent.lists}
 
+    def _selection(self, list_id: str) -> ListSelection | None:
+        return next((s for s in self.dapp.config.consent.lists if s.dynamics_list_id == list_id), None)
+
     def refresh_table(self) -> None:
         table = self.query_one("#lists", DataTable)
         row = table.cursor_row
         table.clear()
-        picked = self._picked_ids()
         for ml in self.lists:
-            table.add_row(*list_row(ml, str(get(ml, "id")) in picked), key=str(get(ml, "id")))
+            table.add_row(*list_row(ml, self._selection(str(get(ml, "id")))), key=str(get(ml, "id")))
         if self.lists:
             table.move_cursor(row=min(row, len(self.lists) - 1))
         self._apply_mode()
@@ -123,7 +144,8 @@ class ListsScreen(WizardScreen):
                 ok = False
             else:
                 n = len(self.dapp.config.consent.lists)
-                empty.update(f"{n} list{'s' if n != 1 else ''} picked; each syncs to a Dotdigital list of the same name.")
+                empty.update(f"{n} list{'s' if n != 1 else ''} picked. m maps the highlighted one to an existing "
+                             "Dotdigital list; otherwise a new list of the same name is made.")
         elif mode == "field":
             empty.update("Only records whose consent field is true are in scope.")
             ok = bool(self.dapp.config.consent.field)
@@ -148,6 +170,29 @@ class ListsScreen(WizardScreen):
             consent.lists.append(ListSelection(lid, name=name, dotdigital_list_name=name))
         self.set_status("")
         self.refresh_table()
+
+    def action_map(self) -> None:
+        if self.mode != "lists" or not self.lists:
+            return
+        ml = self.lists[self.query_one("#lists", DataTable).cursor_row]
+        sel = self._selection(str(get(ml, "id")))
+        if sel is None:
+            self.set_status("Pick the list first (space), then map it.", error=True)
+            return
+        options = [(NEW, f"New list: {sel.name}")]
+        options += [(str(get(b, "id")), f"{get(b, 'name')} (#{get(b, 'id')})") for b in self.address_books]
+
+        def chosen(key: str | None) -> None:
+            if key is None:
+                return
+            if key == NEW:
+                sel.dotdigital_list_id, sel.dotdigital_list_name = None, sel.name
+            else:
+                book = next(b for b in self.address_books if str(get(b, "id")) == key)
+                sel.dotdigital_list_id, sel.dotdigital_list_name = int(get(book, "id")), str(get(book, "name"))
+            self.refresh_table()
+
+        self.app.push_screen(PickerScreen(f"Dotdigital list for {sel.name}", options), chosen)
 
     @on(DataTable.RowHighlighted, "#lists")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:

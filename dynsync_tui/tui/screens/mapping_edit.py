@@ -41,7 +41,6 @@ def phone_first(attributes: list[Any]) -> list[tuple[str, str]]:
 class MappingEditScreen(ModalScreen[Mapping | None]):
     """Dismisses with the new Mapping, or None on cancel."""
 
-    CSS_PATH = "mapping_edit.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="mapping.cancel", tooltip="Close without changes"),
     ]

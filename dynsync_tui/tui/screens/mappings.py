@@ -26,7 +26,6 @@ def mapping_row(m: Mapping) -> list[Text]:
 
 class MappingsScreen(WizardScreen):
     STEP = "mappings"
-    CSS_PATH = "mappings.tcss"
     AUTO_FOCUS = "#mappings"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "add", "Add", id="mappings.add", tooltip="Add a mapping"),

@@ -10,10 +10,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, OptionList, Static
 
-from dynsync_tui.core.config import dumps
-from dynsync_tui.tui.messages import PreviewLoaded, RowsSelected
+from dynsync_tui.core.config import EMAIL_CHANGE_POLICIES, dumps
+from dynsync_tui.core.export import write_csv
+from dynsync_tui.tui.messages import Exported, PreviewLoaded, RowsSelected
 from dynsync_tui.tui.screens.base import WizardScreen
-from dynsync_tui.tui.widgets.preview_index import SORT_KEYS, PreviewIndex
+from dynsync_tui.tui.widgets.preview_index import SORT_KEYS, PreviewIndex, write_json
 from dynsync_tui.tui.widgets.reason_bars import ALL, ReasonBars
 from dynsync_tui.tui.widgets.record_detail import RecordDetail
 from dynsync_tui.tui.widgets.verdict_table import VerdictTable
@@ -21,19 +22,27 @@ from dynsync_tui.tui.widgets.verdict_table import VerdictTable
 
 class PreviewScreen(WizardScreen):
     STEP = "preview"
-    CSS_PATH = "preview.tcss"
     AUTO_FOCUS = "#records"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "reload", "Reload", id="preview.reload", tooltip="Read the records again"),
         Binding("slash", "search", "Search", id="preview.search", tooltip="Search name, email or phone"),
         Binding("s", "sort", "Sort", id="preview.sort", tooltip="Cycle sort: entity, email, verdict"),
         Binding("d", "detail", "Detail", id="preview.detail", tooltip="Show or hide the record detail"),
+        Binding("x", "export('csv')", "Export CSV", id="preview.export_csv",
+                tooltip="Write the records shown to preview-export.csv beside the config"),
+        Binding("j", "export('json')", "Export JSON", show=False, id="preview.export_json",
+                tooltip="Write counts and the records shown to preview-export.json beside the config"),
+        Binding("p", "policy", "Email-change policy", id="preview.policy",
+                tooltip="Cycle on_email_change: duplicate, update, skip (then re-preview)"),
     ]
     PALETTE: ClassVar[list[tuple[str, str, str]]] = [
         ("reload preview", "Read the records again", "reload"),
         ("search records", "Search name, email or phone", "search"),
         ("toggle detail pane", "Show or hide the record detail", "detail"),
         ("cycle sort", "Sort by entity, email or verdict", "sort"),
+        ("export CSV", "Write the records shown to a CSV file", "export('csv')"),
+        ("export JSON", "Write counts and the records shown to a JSON file", "export('json')"),
+        ("email-change policy", "Cycle on_email_change (duplicate, update, skip)", "policy"),
     ]
 
     def __init__(self) -> None:
@@ -137,6 +146,7 @@ class PreviewScreen(WizardScreen):
             parts.append(f"reason {self.code}")
         if self.sort != "none":
             parts.append(f"sorted by {self.sort}")
+        parts.append(f"email change: {self.dapp.config.sync.on_email_change}")
         self.query_one("#view-info", Static).update(" · ".join(parts))
 
     # ---------------------------------------------------------------- detail
@@ -161,5 +171,30 @@ class PreviewScreen(WizardScreen):
                 self.action_detail()
             self.query_one("#detail-pane").focus()
 
-    def can_advance(self) -> Any:
-        return self.index is not None
+    # ---------------------------------------------------------------- export, policy
+
+    def action_export(self, kind: str) -> None:
+        if self.index is None:
+            return
+        index, rows = self.index, list(self.query_one("#records", VerdictTable).rows)
+        path = self.dapp.config_path.parent / f"preview-export.{kind}"
+
+        def work() -> None:
+            if kind == "csv":
+                write_csv(path, (index.verdicts[i] for i in rows))
+            else:
+                write_json(path, index, rows)
+            self.post_message(Exported(f"Wrote {len(rows):,} records to {path}"))
+
+        self.run_io(work, group="export", description=f"Export to {path} failed")
+
+    def on_exported(self, message: Exported) -> None:
+        self.set_status(message.text)
+
+    def action_policy(self) -> None:
+        sync = self.dapp.config.sync
+        sync.on_email_change = EMAIL_CHANGE_POLICIES[
+            (EMAIL_CHANGE_POLICIES.index(sync.on_email_change) + 1) % len(EMAIL_CHANGE_POLICIES)]
+        self.notify(f"on_email_change = \"{sync.on_email_change}\"; previewing again "
+                    "(ctrl+s on Mappings or the next save writes it).", title="Email-change policy")
+        self.on_screen_resume()

@@ -42,7 +42,6 @@ def record_row(rec: Any) -> list[Text]:
 
 class RunsScreen(WizardScreen):
     STEP = "runs"
-    CSS_PATH = "runs.tcss"
     AUTO_FOCUS = "#runs"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "reload", "Reload", id="runs.reload", tooltip="Read the run history again"),

@@ -35,7 +35,6 @@ def summary_text(summary: Any, cancelled: bool) -> str:
 
 class SyncScreen(WizardScreen):
     STEP = "sync"
-    CSS_PATH = "sync.tcss"
     AUTO_FOCUS = "#start"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "start", "Start sync", id="sync.start", tooltip="Start the sync"),

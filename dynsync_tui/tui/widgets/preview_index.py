@@ -3,7 +3,10 @@ the screen runs it in a thread worker, the table only ever sees index sequences.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from dynsync_tui.core.reasons import Verdict, sentence
@@ -84,3 +87,14 @@ class PreviewIndex:
 
 def describe(code: str) -> str:
     return sentence(code)
+
+
+def write_json(path: Path, index: PreviewIndex, rows: Sequence[int]) -> None:
+    """Counts, flags and the records shown (the CSV columns), written atomically."""
+    from dynsync_tui.core.export import CSV_HEADER, csv_row
+
+    data = {"total": index.total, "counts": dict(index.counts()), "flags": index.flags(),
+            "records": [dict(zip(CSV_HEADER, csv_row(index.verdicts[i]))) for i in rows]}
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
