@@ -16,6 +16,7 @@ from urllib.parse import quote, unquote
 
 from dynsync_tui.sandbox import metadata as md
 from dynsync_tui.sandbox.auth import TokenService
+from dynsync_tui.sandbox.batch import handle_batch
 from dynsync_tui.sandbox.fetchxml import FetchQuery, paging_cookie
 from dynsync_tui.sandbox.metadata import BY_SET, ENTITIES, LOOKUP_TYPES, Entity
 from dynsync_tui.sandbox.odata import (
@@ -71,6 +72,7 @@ class DataverseApi:
 
     def register(self, router: Router) -> None:
         p = re.escape(PREFIX)
+        router.add("POST", p + r"\$batch", lambda req, m: handle_batch(req, router))
         router.add("GET", p + r"WhoAmI(?:\(\))?", self.whoami)
         router.add("GET", p + r"EntityDefinitions\(LogicalName='(?P<name>[^']*)'\)(?P<rest>/[\w./]+)?",
                    self.entity_definition)
@@ -211,7 +213,7 @@ class DataverseApi:
 
     def collection(self, req: Request, m) -> Response:
         self.require_token(req)
-        if len(req.target) > 32768:
+        if len(req.target) > 32768 and not req.in_batch:
             raise dv_error(414, "The request URL is longer than 32768 characters; send it in a $batch.",
                            "0x8006088a")
         ent = self._entity_set(m["set"])

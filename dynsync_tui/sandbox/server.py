@@ -23,10 +23,11 @@ JSON = "application/json; charset=utf-8"
 class Request:
     method: str
     target: str  # path + query as received
-    path: str  # percent-decoded? no: raw path, decoded per route
+    path: str  # the raw path (routes decode what they need)
     query: dict[str, str]
     headers: Any
     body: bytes
+    in_batch: bool = False  # a part of a Dataverse $batch (URLs up to 65,536 characters)
 
     def json(self) -> Any:
         return json.loads(self.body.decode("utf-8")) if self.body else None

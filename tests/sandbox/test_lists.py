@@ -3,9 +3,10 @@ and dynamic members (the list's FetchXML, paged with cookies as in spec §8.4)."
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -102,3 +103,26 @@ def test_fetchxml_errors_are_400(dv):
     assert r.status_code == 400 and "does not match" in r.json()["error"]["message"]
     r = dv.get("contacts", {"fetchXml": "<fetch"})
     assert r.status_code == 400
+
+
+def test_long_fetchxml_goes_through_batch(sb, dv):
+    lst = next(x for x in _lists(dv, "type eq true and createdfromcode eq 2"))
+    root = ET.fromstring(lst["query"])
+    flt = root.find("entity/filter")
+    for i in range(400):  # harmless conditions that make the URL far longer than 32,768
+        ET.SubElement(flt, "condition", attribute="lastname", operator="ne", value=f"nobody-{i:04d}-padding")
+    long_xml = ET.tostring(root, encoding="unicode")
+    url = f"{sb.info.dataverse_url}/api/data/v9.2/contacts?fetchXml={quote(long_xml, safe='')}"
+    assert 32768 < len(url) < 65536
+    assert dv.get(url).status_code == 414
+    body = ("--batch_dsx1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+            f"GET {url} HTTP/1.1\r\nAccept: application/json\r\nPrefer: {FETCH_PREFER}\r\n\r\n--batch_dsx1--\r\n")
+    r = dv.http.post(f"{sb.info.dataverse_url}/api/data/v9.2/$batch", content=body.encode(), headers={
+        "Authorization": f"Bearer {dv.token or dv.fresh_token()}",
+        "Content-Type": 'multipart/mixed; boundary="batch_dsx1"'})
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("multipart/mixed; boundary=batchresponse_")
+    part = r.text.split(r.headers["Content-Type"].split("boundary=")[1])[1]
+    assert "HTTP/1.1 200 OK" in part
+    doc = json.loads(part[part.index("{"): part.rindex("}") + 1])
+    short = dv.get("contacts", {"fetchXml": lst["query"]}, FETCH_PREFER).json()
+    assert doc["value"] == short["value"] and doc["value"]
