@@ -217,6 +217,11 @@ class Sandbox:
     def set_sms_status(self, email: str, status: str) -> None:
         self.account.set_sms_status(email, status)
 
+    def set_dataverse_limit(self, requests: int | None, window_s: float = 300.0) -> None:
+        """Dataverse service protection: past ``requests`` per sliding ``window_s`` seconds,
+        answer 429 with Retry-After (``None`` turns it off, the default)."""
+        self.dataverse.limit = (requests, window_s) if requests else None
+
     def suppress_email(self, email: str, reason: str = "HardBounced") -> None:
         """Suppress an email in Dotdigital: imports of it fail with GloballySuppressed."""
         self.account.suppress(email, reason)

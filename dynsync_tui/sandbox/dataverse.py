@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import base64
 import bisect
+import collections
 import functools
 import json
 import re
+import threading
 import time
 import uuid
 from typing import Any
@@ -69,6 +71,9 @@ class DataverseApi:
         self.tokens = tokens
         self.org_id = org_id
         self.base_url = ""
+        self.limit: tuple[int, float] | None = None  # service protection: (requests, window s)
+        self._window: collections.deque[float] = collections.deque()
+        self._window_lock = threading.Lock()
 
     def register(self, router: Router) -> None:
         p = re.escape(PREFIX)
@@ -91,6 +96,21 @@ class DataverseApi:
                 "WWW-Authenticate": f'Bearer authorization_uri={self.tokens.base_url}/'
                                     f'{self.tokens.tenant_id}/oauth2/authorize, '
                                     f'resource_id={self.base_url}'})
+        if self.limit:
+            self._protect(*self.limit)
+
+    def _protect(self, allowed: int, window: float) -> None:
+        """Service protection (spec §10.1): at most ``allowed`` requests per sliding window."""
+        now = time.monotonic()
+        with self._window_lock:
+            while self._window and self._window[0] <= now - window:
+                self._window.popleft()
+            if len(self._window) >= allowed:
+                wait = max(1, int(self._window[0] + window - now + 0.999))
+                raise dv_error(429, f"Number of requests exceeded the limit of {allowed} over time "
+                               f"window of {int(window)} seconds.", "0x80072322",
+                               {"Retry-After": str(wait)})
+            self._window.append(now)
 
     def _entity_set(self, name: str) -> Entity:
         ent = BY_SET.get(name)

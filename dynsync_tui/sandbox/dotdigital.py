@@ -43,6 +43,11 @@ class RateLimiter:
         self._windows: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
 
+    def reset(self) -> None:
+        """Start every window afresh."""
+        with self._lock:
+            self._windows.clear()
+
     def take(self, tier: str) -> tuple[bool, dict[str, str]]:
         now = time.time()
         with self._lock:

@@ -101,3 +101,35 @@ def test_keep_alive_reuses_one_connection(sb):
     for _ in range(20):
         assert dv.get("contacts", {"$select": "contactid", "$top": "5"}).status_code == 200
     assert sb.connections - before <= 1
+
+
+def test_dataverse_service_protection_limit(sb, dv):
+    dv.fresh_token()
+    sb.set_dataverse_limit(3, window_s=2.0)
+    try:
+        codes = [dv.get("WhoAmI") for _ in range(4)]
+        assert [r.status_code for r in codes] == [200, 200, 200, 429]
+        assert codes[-1].json()["error"]["code"] == "0x80072322"
+        assert 1 <= int(codes[-1].headers["Retry-After"]) <= 2
+    finally:
+        sb.set_dataverse_limit(None)
+    assert dv.get("WhoAmI").status_code == 200
+
+
+def test_dotdigital_tier_limits_and_reset_styles(sb, dd):
+    rates = sb.dotdigital.rates
+    old = dict(rates.limits)
+    rates.limits["high"] = 2
+    rates.reset()
+    try:
+        got = [dd.get("/v2/account-info") for _ in range(3)]
+        assert [r.status_code for r in got] == [200, 200, 429]
+        assert got[1].headers["X-RateLimit-Remaining"] == "0" and got[2].headers["X-RateLimit-Scope"] == "high"
+        assert 1 <= int(got[2].headers["X-RateLimit-Reset"]) <= 60
+        assert dd.get("/v2/data-fields").status_code == 200  # another tier
+        rates.reset_as_epoch = True
+        assert int(dd.get("/v2/data-fields").headers["X-RateLimit-Reset"]) > 1_000_000_000
+    finally:
+        rates.limits.update(old)
+        rates.reset_as_epoch = False
+        rates.reset()
