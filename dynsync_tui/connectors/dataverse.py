@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import random
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import quote
@@ -20,6 +19,7 @@ import httpx
 
 from dynsync_tui.connectors import fetchxml
 from dynsync_tui.connectors.auth import TokenProvider, normalise_env_url
+from dynsync_tui.connectors.batch import MAX_GET_URL, batch_body, unwrap
 from dynsync_tui.connectors.errors import (
     ConnectorError, DeltaTokenExpiredError, NotFoundError, PagingError, QueryError, ThrottledError, TransientError,
     parse_dataverse_error,
@@ -27,6 +27,10 @@ from dynsync_tui.connectors.errors import (
 from dynsync_tui.connectors.http import (
     TRANSIENT_EXCEPTIONS, TRANSIENT_STATUSES, OnWait, Pacer, RetryPolicy, Sleep, make_client,
     parse_retry_after,
+)
+from dynsync_tui.connectors.models import (
+    TEXT_TYPES, Attribute, ChangePage, EntityInfo, MarketingList, Relationship, attribute_sort_key, display_label,
+    marketing_list,
 )
 
 API_PATH = "/api/data/v9.2/"
@@ -36,60 +40,9 @@ LOOKUP_TYPE = "Microsoft.Dynamics.CRM.lookuplogicalname"
 COOKIE = "Microsoft.Dynamics.CRM.fetchxmlpagingcookie"
 MORE = "Microsoft.Dynamics.CRM.morerecords"
 HIDDEN_TYPES = frozenset({"Virtual", "CalendarRules", "ManagedProperty", "PartyList", "EntityName"})
-TEXT_TYPES = frozenset({"String", "Memo"})
-MEMBER_TYPES = {1: "account", 2: "contact", 4: "lead"}
 SIMPLE_PAGING_LIMIT = 50_000
 STANDARD_SETS = {"contacts": "contact", "accounts": "account", "leads": "lead", "lists": "list"}
 _ODATA_SAFE = "$,()'=:/@;*"
-
-
-@dataclass(frozen=True, slots=True)
-class EntityInfo:
-    entity_set: str
-    primary_id: str
-    display_name: str
-    change_tracking: bool
-    logical_name: str = ""
-    primary_name: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Attribute:
-    logical_name: str
-    display_name: str
-    type: str
-    is_text_like: bool
-    is_custom: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Relationship:
-    lookup: str  # the referencing column, e.g. parentcustomerid
-    nav: str  # the $expand navigation property, e.g. parentcustomerid_account
-    target: str  # the referenced table, e.g. account
-    target_key: str  # its primary key, e.g. accountid
-
-
-@dataclass(frozen=True, slots=True)
-class MarketingList:
-    id: str
-    name: str
-    dynamic: bool
-    member_type: str  # contact | account | lead ("" when unknown)
-    member_count: int | None
-    activated: bool | None  # None: no activation column chosen
-    eligible: bool
-    why: str  # why not eligible ("" when eligible)
-
-
-@dataclass(slots=True)
-class ChangePage:
-    """One page of a change-tracking read: changed/new rows, deleted ids, and on the last page
-    the deltaLink to store for next time."""
-
-    rows: list[dict[str, Any]]
-    deleted: list[str]
-    delta_link: str | None = None
 
 
 def odata_query(params: dict[str, str | None]) -> str:
@@ -101,24 +54,6 @@ def expand_clause(expand: dict[str, list[str]] | None) -> str | None:
     if not expand:
         return None
     return ",".join(f"{nav}($select={','.join(cols)})" if cols else nav for nav, cols in expand.items())
-
-
-def _label(obj: Any, fallback: str) -> str:
-    try:
-        return obj["UserLocalizedLabel"]["Label"] or fallback
-    except (KeyError, TypeError):
-        return fallback
-
-
-def _sort_key(a: Attribute) -> tuple[int, str]:
-    name = a.logical_name
-    if a.type == "String" and ("phone" in name or "mobile" in name):
-        group = 0
-    elif a.is_text_like:
-        group = 1
-    else:
-        group = 2
-    return group, a.display_name.lower()
 
 
 class DataverseClient:
@@ -167,7 +102,7 @@ class DataverseClient:
                 headers["Prefer"] = prefer
             self.requests += 1
             try:
-                resp = self._http.get(url, headers=headers)
+                resp = self._send(url, headers)
             except TRANSIENT_EXCEPTIONS as exc:
                 transient += 1
                 why = f"connection problem ({exc.__class__.__name__})"
@@ -205,6 +140,17 @@ class DataverseClient:
                     continue
             raise parse_dataverse_error(resp, what=what)
 
+    def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
+        """GET, or for a URL too long for a GET (long FetchXML) the same GET inside ``$batch``."""
+        full = url if url.startswith("https://") else self.base_url + url
+        if len(full) <= MAX_GET_URL:
+            return self._http.get(url, headers=headers)
+        inner = {k: v for k, v in headers.items() if k != "Authorization"}
+        inner["Accept"] = "application/json"
+        ctype, body = batch_body(full, inner)
+        outer = self._http.post("$batch", headers={**headers, "Content-Type": ctype}, content=body)
+        return unwrap(outer)
+
     def _json(self, url: str, *, prefer: str | None = None, what: str = "") -> dict[str, Any]:
         resp = self._get(url, prefer=prefer, what=what)
         try:
@@ -236,7 +182,7 @@ class DataverseClient:
                            "PrimaryIdAttribute,PrimaryNameAttribute,DisplayName,ChangeTrackingEnabled",
                            what=f"table {logical}")
             return EntityInfo(d.get("EntitySetName") or "", d.get("PrimaryIdAttribute") or "",
-                              _label(d.get("DisplayName"), logical), bool(d.get("ChangeTrackingEnabled")),
+                              display_label(d.get("DisplayName"), logical), bool(d.get("ChangeTrackingEnabled")),
                               d.get("LogicalName") or logical, d.get("PrimaryNameAttribute") or "")
         return self._cached("entity", logical, load)
 
@@ -252,9 +198,9 @@ class DataverseClient:
                 if a.get("AttributeOf") or kind in HIDDEN_TYPES or a.get("IsValidForRead") is False:
                     continue
                 name = a.get("LogicalName") or ""
-                out.append(Attribute(name, _label(a.get("DisplayName"), name), kind, kind in TEXT_TYPES,
+                out.append(Attribute(name, display_label(a.get("DisplayName"), name), kind, kind in TEXT_TYPES,
                                      bool(a.get("IsCustomAttribute"))))
-            return sorted(out, key=_sort_key)
+            return sorted(out, key=attribute_sort_key)
         return self._cached("attributes", entity, load)
 
     def relationships(self, entity: str) -> list[Relationship]:
@@ -400,7 +346,7 @@ class DataverseClient:
         for page in self.iter_pages("lists", select=select, filter="statecode eq 0",
                                     orderby="listname asc,listid asc", page_size=500):
             for row in page:
-                out.append(_marketing_list(row, activation_column))
+                out.append(marketing_list(row, activation_column))
         return out
 
     def list_member_ids(self, lst: MarketingList, page_size: int | None = None) -> set[str]:
@@ -422,23 +368,6 @@ class DataverseClient:
                                              page_size=page_size or self.page_size, what=f"list {lst.name!r}")
         return {r[info.primary_id] for page in self.iter_fetchxml(info.entity_set, fetch)
                 for r in page if r.get(info.primary_id)}
-
-
-def _marketing_list(row: dict[str, Any], activation_column: str) -> MarketingList:
-    dynamic = bool(row.get("type"))
-    member_type = MEMBER_TYPES.get(row.get("createdfromcode") or 0, "")
-    activated = bool(row.get(activation_column)) if activation_column else None
-    if not member_type:
-        why = "Its members are neither contacts, accounts nor leads."
-    elif not dynamic:
-        why = "Static list: only dynamic lists sync, as with the Dotdigital connector."
-    elif activated is False:
-        why = "Not activated for email: set 'Activated for Email' to Yes on the list in Dynamics."
-    else:
-        why = ""
-    count = row.get("membercount")
-    return MarketingList(str(row.get("listid") or ""), str(row.get("listname") or ""), dynamic, member_type,
-                         count if isinstance(count, int) else None, activated, not why, why)
 
 
 __all__ = [
