@@ -203,6 +203,21 @@ def test_lists_and_members(sandbox):
     assert members <= germany
 
 
+def test_long_dynamic_list_query_goes_through_batch(sandbox):
+    dv, _, _ = dataverse(sandbox)
+    dyn = {m.name: m for m in dv.lists(ACTIVATION)}["Contacts in Germany"]
+    members = dv.list_member_ids(dyn)
+    (row,) = [r for r in sandbox.records("list") if r["listid"] == dyn.id]
+    values = "".join(f"<value>{i:08x}-0000-4000-8000-000000000000</value>" for i in range(900))
+    none = f'<filter><condition attribute="contactid" operator="not-in">{values}</condition></filter>'
+    sandbox.update_record("list", dyn.id, query=row["query"].replace("</entity>", none + "</entity>", 1))
+    try:
+        assert dv.list_member_ids(dyn, page_size=500) == members
+    finally:
+        sandbox.update_record("list", dyn.id, query=row["query"])
+    assert any(m == "POST" and "$batch" in t for m, t in sandbox.request_log)
+
+
 def test_delta_read_after_an_update_and_a_delete(sandbox):
     dv, _, _ = dataverse(sandbox)
     extra = sandbox.insert_record("contact", firstname="Delta", emailaddress1="delta@example.org")
