@@ -67,6 +67,7 @@ class SyncProgress(Message):
 @dataclass
 class SyncLog(Message):
     line: str
+    notice: bool = False  # throttling / retry: also shown as a warning line
 
 
 @dataclass

@@ -331,3 +331,19 @@ async def test_preview_export_and_policy(tui_app, tmp_path) -> None:
         await settle(app, pilot)
         assert app.config.sync.on_email_change == "update"
         assert "email change: update" in str(app.screen.query_one("#view-info").render())
+
+
+async def test_throttling_notice_and_retry_from_runs(tui_app) -> None:
+    from dynsync_tui.tui.screens.sync import is_notice
+
+    assert is_notice("Dotdigital throttled (429): resuming in 4 s") and not is_notice("contacts")
+    app = tui_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f7")
+        await settle(app, pilot)
+        assert "No runs yet." in text_of(app, "#runs-empty")
+        await pilot.press("s")
+        await settle(app, pilot, 0.2)
+        assert type(app.screen).__name__ == "SyncScreen"
+        await settle(app, pilot, 0.1)
+        assert text_of(app, "#summary").startswith("Sync finished (run 1)")

@@ -45,8 +45,13 @@ class RunsScreen(WizardScreen):
     AUTO_FOCUS = "#runs"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "reload", "Reload", id="runs.reload", tooltip="Read the run history again"),
+        Binding("s", "retry", "Sync again", id="runs.retry",
+                tooltip="Start a sync: records Dotdigital rejected are sent first"),
     ]
-    PALETTE: ClassVar[list[tuple[str, str, str]]] = [("reload runs", "Read the run history again", "reload")]
+    PALETTE: ClassVar[list[tuple[str, str, str]]] = [
+        ("reload runs", "Read the run history again", "reload"),
+        ("sync again (retry failed)", "Start a sync; rejected records go first", "retry"),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -62,6 +67,13 @@ class RunsScreen(WizardScreen):
         records: DataTable[Text] = DataTable(id="records", cursor_type="row", zebra_stripes=True)
         records.add_columns(*RECORD_COLUMNS)
         yield records
+        yield Static("Failed records that Dotdigital may accept are sent first by the next sync (s); "
+                     "those refused for good (suppressed, invalid) wait until the record changes in Dynamics.",
+                     id="retry-hint", classes="hint")
+
+    def action_retry(self) -> None:
+        self.dapp.action_goto("sync")
+        self.app.call_after_refresh(self.app.get_screen("sync").action_start)
 
     def on_screen_resume(self) -> None:
         self.action_reload()

@@ -21,6 +21,15 @@ PHASE_TEXT = {"reading": "Reading records from Dynamics", "checking": "Checking 
 COUNTERS = ("created", "updated", "unchanged", "skipped", "failed")
 
 
+NOTICE_WORDS = ("throttl", "429", "retry", "resuming", "wait", "rate limit")
+
+
+def is_notice(text: str) -> bool:
+    """Engine messages worth a warning line (throttling, retries), not just the log."""
+    low = text.lower()
+    return any(w in low for w in NOTICE_WORDS)
+
+
 def counters_text(source: Any) -> str:
     return "   ".join(f"{name}: {get(source, name, 0) or 0:,}" for name in COUNTERS)
 
@@ -61,6 +70,7 @@ class SyncScreen(WizardScreen):
         yield ProgressBar(total=100, show_eta=True, id="bar", clock=self._clock)  # determinate: no animation while idle
         yield Static("", id="throughput", classes="hint")
         yield Static(counters_text({}), id="counters")
+        yield Static("", id="notice")
         yield Log(id="log", max_lines=2000)
         yield Static("", id="summary")
 
@@ -77,16 +87,21 @@ class SyncScreen(WizardScreen):
         self.query_one("#start", Button).disabled = True
         self.query_one("#cancel", Button).disabled = False
         self.query_one("#summary", Static).update("")
+        self.query_one("#notice", Static).update("")
         self.query_one("#bar", ProgressBar).update(total=None, progress=0)
         full = self.query_one("#full", Checkbox).value
         self.query_one("#log", Log).write_line("Sync started" + (" (full)" if full else "") + ".")
         self.set_status("")
         cancel = self.cancel_event
 
+        last = [""]
+
         def on_event(p: Any) -> None:  # called on the engine's thread: post, never touch widgets
             self.post_message(SyncProgress(p))
-            if get(p, "message"):
-                self.post_message(SyncLog(str(get(p, "message"))))
+            text = str(get(p, "message") or "")
+            if text and text != last[0]:  # the engine repeats its last message on every event
+                last[0] = text
+                self.post_message(SyncLog(text, notice=is_notice(text)))
 
         def work() -> None:
             try:
@@ -115,6 +130,8 @@ class SyncScreen(WizardScreen):
 
     def on_sync_log(self, message: SyncLog) -> None:
         self.query_one("#log", Log).write_line(message.line)
+        if message.notice:
+            self.query_one("#notice", Static).update(f"⚠ {message.line}")
 
     def on_sync_finished(self, message: SyncFinished) -> None:
         self.running = False
