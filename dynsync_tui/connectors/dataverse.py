@@ -343,10 +343,16 @@ class DataverseClient:
         if activation_column:
             select.append(activation_column)
         out = []
-        for page in self.iter_pages("lists", select=select, filter="statecode eq 0",
-                                    orderby="listname asc,listid asc", page_size=500):
-            for row in page:
-                out.append(marketing_list(row, activation_column))
+        try:
+            for page in self.iter_pages("lists", select=select, filter="statecode eq 0",
+                                        orderby="listname asc,listid asc", page_size=500):
+                out.extend(marketing_list(row, activation_column) for row in page)
+        except QueryError as exc:
+            if activation_column and activation_column in exc.message:
+                raise QueryError(f"activation column {activation_column!r} is not a column of marketing lists; "
+                                 "choose the 'Activated for Email' column again", status=exc.status,
+                                 code=exc.code, service="Dataverse") from None
+            raise
         return out
 
     def list_member_ids(self, lst: MarketingList, page_size: int | None = None) -> set[str]:

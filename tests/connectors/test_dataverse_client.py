@@ -220,6 +220,14 @@ def test_lists_eligibility_and_reasons():
     assert all(m.activated is None and (m.eligible == m.dynamic) for m in dv.lists())
 
 
+def test_unknown_activation_column_is_explained():
+    rec = Recorder(responses=[js(400, {"error": {"code": "0x80060888",
+                                                 "message": "Could not find a property named 'esc_nope' on type 'list'."}})])
+    dv, _, _ = client(rec)
+    with pytest.raises(QueryError, match="activation column 'esc_nope' is not a column of marketing lists"):
+        dv.lists("esc_nope")
+
+
 def test_static_list_members_through_listmembers():
     rec = Recorder(responses=[js(200, {"value": [{"_entityid_value": "c1"}, {"_entityid_value": "c2"}],
                                        "@odata.nextLink": API + "listmembers?$skiptoken=2"}),

@@ -124,6 +124,14 @@ def test_rate_limit_budget_ends_in_throttled_error():
     assert len(sleeps) == 2
 
 
+def test_flat_scheme_hourly_allowance_pauses_then_resumes():
+    rec = Recorder(responses=[js(400, {"message": "Error: ERROR_APIUSAGE_EXCEEDED"}), js(200, [])])
+    waits = []
+    dd, sleeps = client(rec, region_url=R1, apiusage_pause=600.0, on_wait=lambda s, w: waits.append(w))
+    assert dd.data_fields() == [] and len(sleeps) == 1 and 599 < sleeps[0] <= 600
+    assert "hourly API allowance" in waits[0]
+
+
 def test_remaining_one_waits_for_reset_before_the_next_call_of_that_tier_only():
     low = {"X-RateLimit-Remaining": "1", "X-RateLimit-Reset": "20", "X-RateLimit-Scope": "low"}
     high = {"X-RateLimit-Remaining": "900", "X-RateLimit-Reset": "20", "X-RateLimit-Scope": "high"}
