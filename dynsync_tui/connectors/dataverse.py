@@ -152,15 +152,20 @@ class DataverseClient:
         return unwrap(outer)
 
     def _json(self, url: str, *, prefer: str | None = None, what: str = "") -> dict[str, Any]:
-        resp = self._get(url, prefer=prefer, what=what)
-        try:
-            data = resp.json()
-        except (ValueError, UnicodeDecodeError):
-            raise ConnectorError(f"Dataverse sent a non-JSON answer ({what or url.split('?')[0]})",
-                                 status=resp.status_code, service="Dataverse") from None
-        if not isinstance(data, dict):
-            raise ConnectorError(f"Dataverse sent an unexpected answer ({what})", service="Dataverse")
-        return data
+        """GET a JSON object. An answer that is not JSON (a gateway page, a cut body) is asked
+        for again, like any transient failure."""
+        for attempt in range(1, self.retry.attempts + 1):
+            resp = self._get(url, prefer=prefer, what=what)
+            try:
+                data = resp.json()
+            except (ValueError, UnicodeDecodeError):
+                data = None
+            if isinstance(data, dict):
+                return data
+            if attempt < self.retry.attempts:
+                self.pacer.wait(self.retry.delay(attempt), "Dataverse sent an unreadable answer, retrying")
+        raise TransientError(f"Dataverse sent a non-JSON answer {attempt} times ({what or url.split('?')[0]})",
+                             status=resp.status_code, service="Dataverse")
 
     def _cached(self, kind: str, key: str, load: Any) -> Any:
         if (kind, key) not in self._meta:

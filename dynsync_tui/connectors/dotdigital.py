@@ -202,14 +202,20 @@ class DotdigitalClient:
             raise err
 
     def _json(self, method: str, path: str, **kw: Any) -> Any:
-        resp = self._request(method, path, **kw)
-        if not resp.content:
-            return None
-        try:
-            return resp.json()
-        except (ValueError, UnicodeDecodeError):
-            raise ConnectorError(f"Dotdigital sent a non-JSON answer ({kw.get('what') or path})",
-                                 status=resp.status_code, service="Dotdigital") from None
+        """The JSON of a successful call (None when empty). An unreadable answer to a GET is
+        asked for again; to anything else it is an error (the caller decides about re-sending)."""
+        tries = self.retry.attempts if method == "GET" else 1
+        for attempt in range(1, tries + 1):
+            resp = self._request(method, path, **kw)
+            if not resp.content:
+                return None
+            try:
+                return resp.json()
+            except (ValueError, UnicodeDecodeError):
+                if attempt < tries:
+                    self.pacer.wait(self.retry.delay(attempt), "Dotdigital sent an unreadable answer, retrying")
+        raise TransientError(f"Dotdigital sent a non-JSON answer ({kw.get('what') or path})",
+                             status=resp.status_code, service="Dotdigital")
 
     # ------------------------------------------------------------ account, fields, lists
 

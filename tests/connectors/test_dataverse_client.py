@@ -125,6 +125,16 @@ def test_transient_errors_retry_the_same_page():
     assert len(sleeps) == 2 and sleeps[1] > sleeps[0] * 1.2  # backoff grows
 
 
+def test_non_json_success_is_asked_for_again():
+    rec = Recorder(responses=[httpx.Response(200, text="<html>proxy</html>"), js(200, {"UserId": "u"})])
+    dv, sleeps, _ = client(rec)
+    assert dv.whoami() == {"UserId": "u"} and dv.requests == 2 and len(sleeps) == 1
+    rec = Recorder(handler=lambda r: httpx.Response(200, text="[1, 2"))
+    dv, _, _ = client(rec)
+    with pytest.raises(TransientError, match="non-JSON answer 5 times"):
+        dv.whoami()
+
+
 def test_transient_errors_are_bounded():
     rec = Recorder(handler=lambda r: httpx.Response(502, text="Bad gateway"))
     dv, sleeps, _ = client(rec)

@@ -147,12 +147,13 @@ def test_429_mid_paging_loses_and_doubles_nothing(sandbox):
     assert len(sleeps) == 2 and all(3 <= s <= 3.5 for s in sleeps) and "resuming in" in waits[0]
 
 
-def test_server_errors_and_dropped_connections_retry_the_same_page(sandbox):
+def test_server_errors_dropped_and_cut_answers_retry_the_same_page(sandbox):
     dv, _, sleeps = dataverse(sandbox)
     sandbox.faults.add("GET", r"/contacts\?.*skiptoken", 503, times=1)
     sandbox.faults.add("GET", r"/contacts\?.*skiptoken", 0, times=1, drop=True)
+    sandbox.faults.add("GET", r"/contacts\?.*skiptoken", 0, times=1, truncate=True)
     ids = read_ids(dv)
-    assert len(ids) == N == len(set(ids)) and len(sleeps) == 2
+    assert len(ids) == N == len(set(ids)) and len(sleeps) == 3 and dv.requests == 6
 
 
 def test_token_refresh_mid_paging(sandbox):
