@@ -64,6 +64,11 @@ def friendly_msal_error(result: dict[str, Any] | None, *, context: str = "Sign-i
     return AuthError(message, code=code, service="Microsoft Entra")
 
 
+def _timeout(kwargs: dict[str, Any]) -> Any:
+    """msal may pass ``timeout``; None must not mean "no timeout" to httpx."""
+    return kwargs.get("timeout") or httpx.USE_CLIENT_DEFAULT
+
+
 class MsalHttpClient:
     """The minimal HTTP client msal accepts as ``http_client``, on top of ``httpx.Client``.
 
@@ -78,7 +83,7 @@ class MsalHttpClient:
     def get(self, url: str, params: dict | None = None, headers: dict | None = None,
             **kwargs: Any) -> httpx.Response:
         self.requests += 1
-        return self._client.get(url, params=params, headers=headers, timeout=kwargs.get("timeout") or httpx.USE_CLIENT_DEFAULT)
+        return self._client.get(url, params=params, headers=headers, timeout=_timeout(kwargs))
 
     def post(self, url: str, params: dict | None = None, data: Any = None, headers: dict | None = None,
              **kwargs: Any) -> httpx.Response:
@@ -88,7 +93,7 @@ class MsalHttpClient:
             body: dict[str, Any] = {"data": form}
         else:
             body = {"content": data}
-        return self._client.post(url, params=params, headers=headers, timeout=kwargs.get("timeout") or httpx.USE_CLIENT_DEFAULT, **body)
+        return self._client.post(url, params=params, headers=headers, timeout=_timeout(kwargs), **body)
 
     def close(self) -> None:
         self._client.close()
