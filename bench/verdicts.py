@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
 import sys
 import time
@@ -147,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
                for a, b in zip(one, two))
     sent = sum(v.verdict != "skip" for v in one)
     print(f"phonenumbers {PHONENUMBERS_VERSION}; {n:,} records, {distinct:,} distinct raw mobiles; "
-          f"bare valid={valid:,}; pipeline sends {sent:,}; 2-process result identical: {same}",
+          f"bare valid={valid:,}; pipeline sends {sent:,}; 2-process result identical: {same}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
           file=sys.stderr)
     print(f"bare: {n / t_bare:,.0f} records/s ({t_bare:.2f} s)")
     print(f"pipeline: {n / t_one:,.0f} records/s ({t_one:.2f} s)")
