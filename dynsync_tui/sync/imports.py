@@ -106,7 +106,8 @@ class PollPolicy:
 
     ``first`` is learned so that nearly every import is seen finished at its first check
     (the fewest calls) without waiting much longer than it takes: it shrinks fast until an
-    import is first seen unfinished, then slowly; a miss moves it just past that time."""
+    import is first seen unfinished, then slowly, never again below ``margin`` × the
+    longest wait that was too short (``floor``)."""
 
     first: float = 1.0
     shortest: float = 0.05
@@ -117,15 +118,15 @@ class PollPolicy:
     shrink_slow: float = 0.985
     margin: float = 1.3
     busy: float = 30.0  # first wait when the account has too many imports and none are ours
-    missed: bool = False
+    floor: float = 0.0
 
     def learn(self, done_at_first_poll: bool, elapsed: float) -> None:
         if done_at_first_poll:
-            factor = self.shrink_slow if self.missed else self.shrink_fast
-            self.first = max(self.shortest, self.first * factor)
+            factor = self.shrink_slow if self.floor else self.shrink_fast
+            self.first = max(self.shortest, self.floor * self.margin, self.first * factor)
         else:
-            self.missed = True
-            self.first = min(self.longest, max(self.shortest, elapsed * self.margin))
+            self.floor = max(self.floor, elapsed)
+            self.first = min(self.longest, max(self.shortest, self.first, elapsed * self.margin))
 
 
 def is_too_many_imports(exc: BaseException) -> bool:
@@ -201,7 +202,9 @@ class ImportRunner:
     def poll_next(self) -> None:
         if not self.in_flight:
             return
-        job = min(self.in_flight, key=lambda j: j.next_poll)
+        # Oldest first: an account works through its imports in order, so a younger one is
+        # not worth a call while an older one is still running.
+        job = min(self.in_flight, key=lambda j: j.started)
         self._sleep(job.next_poll - self.clock())
         if self.cancelled():
             return

@@ -47,3 +47,13 @@ def test_poll_policy_learns_a_first_check_just_past_the_import_time():
         p.learn(n == 1, p.first)
     assert polls / 200 <= 1.08  # nearly every import seen finished at its first check
     assert p.first < 0.6  # and not waited for much longer than it takes
+
+
+def test_poll_policy_never_drops_below_a_wait_that_was_too_short():
+    from dynsync_tui.sync.imports import PollPolicy
+
+    p = PollPolicy(first=1.0)
+    p.learn(False, 0.4)  # 0.4 s was too short
+    for _ in range(500):
+        p.learn(True, p.first)
+    assert p.first >= 0.4 * p.margin
