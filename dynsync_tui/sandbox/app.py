@@ -17,6 +17,7 @@ from dynsync_tui.sandbox.csvload import SandboxDataError, load_csv_dir
 from dynsync_tui.sandbox.dataverse import DataverseApi, dv_error
 from dynsync_tui.sandbox.dd_account import DotdigitalAccount
 from dynsync_tui.sandbox.dotdigital import PREFIX as DD_PREFIX
+from dynsync_tui.sandbox.dotdigital import REGION as DD_REGION
 from dynsync_tui.sandbox.dotdigital import DotdigitalApi, v2_error, v3_error
 from dynsync_tui.sandbox.metadata import ENTITIES
 from dynsync_tui.sandbox.seed import generate
@@ -54,7 +55,7 @@ class _App(HttpsApp):
         if path.startswith("/api/data/"):
             code = {429: "0x80072322", 503: "0x80040216"}.get(status, "0x80060888")
             return dv_error(status, message, code).response
-        if path.startswith(DD_PREFIX + "/contacts/v3"):
+        if path.startswith((DD_PREFIX + "/contacts/v3", DD_PREFIX + DD_REGION + "/contacts/v3")):
             code = {429: "rateLimit:exceeded", 404: "contacts:notFound"}.get(status, "contacts:error")
             return v3_error(status, code, message).response
         if path.startswith(DD_PREFIX):
@@ -124,7 +125,7 @@ class Sandbox:
         root = f"https://127.0.0.1:{real_port}"
         self.tokens.base_url = root
         self.tokens.audience = self.dataverse.base_url = root
-        self.dotdigital.base_url = root + DD_PREFIX
+        self.dotdigital.base_url = root + DD_PREFIX + DD_REGION
         self.account.start_worker()
         self._info = SandboxInfo(
             dataverse_url=root, authority=f"{root}/{meta['tenant_id']}",

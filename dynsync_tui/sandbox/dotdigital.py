@@ -17,7 +17,8 @@ from dynsync_tui.sandbox.dd_account import (
 )
 from dynsync_tui.sandbox.server import HttpError, Request, Response, Router
 
-PREFIX = "/dotdigital"
+PREFIX = "/dotdigital"  # the discovery host (like r1-api): account-info works for every account
+REGION = "/r2"  # the account's regional host is PREFIX + REGION (what ApiEndpoint names)
 _FIELD_RE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 _FIELD_TYPES = ("String", "Numeric", "Date", "Boolean")
 RESERVED_BOOKS = ("test", "all contacts")
@@ -71,8 +72,9 @@ class DotdigitalApi:
         self.account = account
         self.api_user = api_user
         self.api_password = api_password
-        self.base_url = ""
+        self.base_url = ""  # the regional base, set at start
         self.rates = RateLimiter()
+        self.enforce_region = False  # True: the discovery host refuses all but account-info (403)
 
     def register(self, router: Router) -> None:
         p = PREFIX
@@ -95,11 +97,15 @@ class DotdigitalApi:
              self.patch_contact, "high"),
         ]
         for method, pattern, handler, tier in routes:
-            router.add(method, p + pattern, self._wrap(handler, tier))
+            router.add(method, p + REGION + pattern, self._wrap(handler, tier, regional=True))
+            router.add(method, p + pattern, self._wrap(handler, tier, regional=False))
 
-    def _wrap(self, handler, tier: str):
+    def _wrap(self, handler, tier: str, regional: bool):
         def run(req: Request, m) -> Response:
             self._check_auth(req)
+            if self.enforce_region and not regional and handler != self.account_info:
+                raise v2_error(403, "Access denied: this account lives in another region; "
+                               "use the ApiEndpoint from account-info.", "ERROR_ACCESS_DENIED")
             ok, headers = self.rates.take(tier)
             if not ok:
                 err = (v3_error(429, "rateLimit:exceeded", f"Rate limit for the {tier} tier exceeded.")
@@ -272,7 +278,7 @@ class DotdigitalApi:
                                        lists="lists" in include) for i in page]
         base = f"{self.base_url}/contacts/v3?" + "&".join(
             f"{k}={quote(v, safe='')}" for k, v in q.items() if k != "marker")
-        links: dict[str, Any] = {"self": {"link": f"{self.base_url}{req.target.removeprefix(PREFIX)}"},
+        links: dict[str, Any] = {"self": {"link": self.base_url + req.target[req.target.index("/contacts/v3"):]},
                                  "first": {"link": base}}
         if len(ids) > limit:
             marker = base64.urlsafe_b64encode(str(page[-1]).encode()).decode()

@@ -41,7 +41,18 @@ def test_basic_auth_is_required(sb):
 def test_account_info_points_at_the_regional_endpoint_and_rate_headers(dd, sb):
     r = dd.get("/v2/account-info")
     props = {p["name"]: p["value"] for p in r.json()["properties"]}
-    assert props["ApiEndpoint"].rstrip("/") == sb.info.dotdigital_url
+    regional = props["ApiEndpoint"].rstrip("/")
+    assert regional.startswith(sb.info.dotdigital_url + "/")
+    with trusting_client(sb.info, auth=(sb.info.api_user, sb.info.api_password)) as c:
+        assert c.get(regional + "/v2/data-fields").status_code == 200
+        sb.dotdigital.enforce_region = True
+        try:
+            refused = c.get(sb.info.dotdigital_url + "/v2/data-fields")
+            assert refused.status_code == 403 and "ERROR_ACCESS_DENIED" in refused.json()["message"]
+            assert c.get(sb.info.dotdigital_url + "/v2/account-info").status_code == 200
+            assert c.get(regional + "/contacts/v3", params={"limit": 1}).status_code == 200
+        finally:
+            sb.dotdigital.enforce_region = False
     for h in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "X-RateLimit-Scope"):
         assert h in r.headers
     assert int(r.headers["X-RateLimit-Remaining"]) < int(r.headers["X-RateLimit-Limit"])
