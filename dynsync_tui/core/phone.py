@@ -26,6 +26,7 @@ PHONENUMBERS_VERSION: str = phonenumbers.__version__
 MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
 _CACHE_LIMIT = 1 << 20
 _MISSING_PLUS = re.compile(r"[1-9][0-9\s\-.]{7,}")
+_NON_DIGITS = re.compile(r"[^0-9]")
 
 _ALIASES = {
     "uk": "GB", "great britain": "GB", "britain": "GB", "england": "GB", "scotland": "GB",
@@ -170,17 +171,21 @@ def _normalise(raw: str, default_country: str | None, region: str | None) -> Pho
     kind, region_code = PhoneNumberType.UNKNOWN, None
     if number is not None:
         region_code, kind = region_and_type(number)
+    missing_plus = False
     if kind == PhoneNumberType.UNKNOWN and validate and not international and _MISSING_PLUS.fullmatch(text):
         # the digits only make a valid number as international: the "+" went missing
         alt = _parse("+" + text, None)
         alt_region, alt_kind = region_and_type(alt) if alt is not None else (None, kind)
         if alt_kind != PhoneNumberType.UNKNOWN:
-            corrections.append(f"{text}{ARROW}+{text}")
-            number, region_code, kind = alt, alt_region, alt_kind
+            number, region_code, kind, missing_plus = alt, alt_region, alt_kind, True
     valid = kind != PhoneNumberType.UNKNOWN
     if number is None or (validate and not valid):
         return _fail(Reason.INVALID_MOBILE, corrections)
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    if not international and (missing_plus or e164[1:] == _NON_DIGITS.sub("", text)):
+        # written as country code + number without the "+" (the library also reads the
+        # default country's own code that way): show it
+        corrections.append(f"{text}{ARROW}+{text}")
     if number.extension:
         corrections.append(f"{text}{ARROW}{e164} (extension {number.extension} dropped)")
     if valid and kind not in MOBILE_TYPES:

@@ -76,6 +76,11 @@ def test_every_cleaning_step_is_a_visible_correction(raw: str, shown: str) -> No
     assert shown in result.corrections
 
 
+def test_a_country_code_without_plus_is_shown_even_when_the_library_reads_it() -> None:
+    result = normalise_mobile("447411222333", "GB")  # GB's own code, read by phonenumbers itself
+    assert (result.e164, result.corrections) == ("+447411222333", ("447411222333 → +447411222333",))
+
+
 def test_a_clean_number_has_no_corrections() -> None:
     assert normalise_mobile("07411 222333", "GB").corrections == ()
     assert normalise_mobile("+44 7411 222333", "GB").corrections == ()
