@@ -10,7 +10,7 @@ from textual.widgets import Static
 from dynsync_tui.tui.widgets.verdict_table import VerdictTable
 
 
-async def settle(app: Any, pilot: Any, delay: float = 0.05) -> None:
+async def settle(app: Any, pilot: Any, delay: float = 0.0) -> None:
     await pilot.pause(delay)
     await app.workers.wait_for_complete()
     await pilot.pause()

@@ -76,12 +76,17 @@ class PreviewScreen(WizardScreen):
 
         def work() -> None:
             preview = self.dapp.make_engine().preview()
-            index = PreviewIndex(preview.verdicts)
-            self.post_message(PreviewLoaded(preview.verdicts, index))
+            self.post_message(PreviewLoaded(preview.verdicts, None))  # rows first: paint at once
+            self.post_message(PreviewLoaded(preview.verdicts, PreviewIndex(preview.verdicts)))
 
         self.run_io(work, group="preview", description="Preview failed")
 
     def on_preview_loaded(self, message: PreviewLoaded) -> None:
+        if message.index is None:
+            self.index = None
+            self.query_one("#records", VerdictTable).set_data(message.verdicts)
+            self.set_status(f"{len(message.verdicts):,} records read; counting reasons…")
+            return
         self.load(message.index)
 
     def load(self, index: PreviewIndex) -> None:
@@ -89,7 +94,9 @@ class PreviewScreen(WizardScreen):
         self.dapp.preview_result = index
         self.code, self.sort = None, "none"
         self.query_one("#reasons", ReasonBars).show(index.counts(), index.total, index.flags())
-        self.query_one("#records", VerdictTable).set_data(index.verdicts)
+        table = self.query_one("#records", VerdictTable)
+        if table.verdicts is not index.verdicts or len(table.rows) != index.total:
+            table.set_data(index.verdicts)
         self._info()
         self.set_status(f"{index.total:,} records in scope. Choose a line above to filter; "
                         "enter on a record for its detail.")
