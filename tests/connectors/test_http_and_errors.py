@@ -122,6 +122,13 @@ def test_pacer_announces_sleeps_and_honours_cancel():
     with pytest.raises(Cancelled):
         Pacer(cancel=ev).wait(30, "long")
     assert time.monotonic() - t0 < 5
+    # the pacer's own event and a per-call one: either wakes it
+    per_call = threading.Event()
+    threading.Timer(0.05, per_call.set).start()
+    t0 = time.monotonic()
+    with pytest.raises(Cancelled):
+        Pacer(cancel=threading.Event()).wait(30, "poll", cancel=per_call)
+    assert time.monotonic() - t0 < 5
 
 
 def test_pacer_gate_holds_requests_once_per_closing():
