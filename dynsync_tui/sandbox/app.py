@@ -20,11 +20,12 @@ from dynsync_tui.sandbox.dotdigital import PREFIX as DD_PREFIX
 from dynsync_tui.sandbox.dotdigital import REGION as DD_REGION
 from dynsync_tui.sandbox.dotdigital import DotdigitalApi, v2_error, v3_error
 from dynsync_tui.sandbox.metadata import ENTITIES
-from dynsync_tui.sandbox.seed import generate
+from dynsync_tui.sandbox.seed import LOOKUP_TYPE, generate
 from dynsync_tui.sandbox.server import Faults, HttpsApp, Request, Response
 from dynsync_tui.sandbox.store import Store
 
 DEFAULT_SIZE = 3000
+FORMATTED = "@OData.Community.Display.V1.FormattedValue"
 
 
 @dataclass(frozen=True)
@@ -198,18 +199,43 @@ class Sandbox:
         return [dict(t.rows[i]) for i in list(t.ids)]
 
     def update_record(self, entity: str, id: str, **cols: Any) -> None:
+        """Edit a Dynamics record as a user would (``modifiedon`` moves unless given).
+        Lookups are set by their ``_x_value`` column; the target type is looked up."""
         ent = _entity(entity)
         rec = self.store.tables[ent].rows.get(id.lower())
         if rec is None:
             raise KeyError(f"no {ent} with id {id}")
-        self.store.put_record(ent, {**rec, **cols, "modifiedon": _now()})
+        self.store.put_record(ent, self._with_lookups(ent, {**rec, "modifiedon": _now()}, cols))
 
     def insert_record(self, entity: str, **cols: Any) -> str:
+        """Create a Dynamics record (active unless ``statecode`` is given). → its id."""
         ent = _entity(entity)
         pk = ENTITIES[ent].pk
         rid = str(cols.pop(pk, None) or uuid.uuid4()).lower()
-        self.store.put_record(ent, {pk: rid, "statecode": 0, **cols, "modifiedon": _now()})
+        base = {pk: rid, "statecode": 0, "createdon": _now(), "modifiedon": _now()}
+        self.store.put_record(ent, self._with_lookups(ent, base, cols))
         return rid
+
+    def _with_lookups(self, ent: str, rec: dict, cols: dict) -> dict:
+        meta = ENTITIES[ent]
+        known = meta.selectable()
+        for key, value in cols.items():
+            if key not in known and "@" not in key:
+                raise KeyError(f"{ent} has no column {key!r} (lookups are set as _<name>_value)")
+            rec[key] = value
+            attr = key[1:-6] if key.startswith("_") and key.endswith("_value") else ""
+            targets = [t for a, t, _n, _s in meta.lookups if a == attr]
+            if targets and f"{key}{LOOKUP_TYPE}" not in cols:
+                rec.pop(f"{key}{LOOKUP_TYPE}", None)
+                rec.pop(f"{key}{FORMATTED}", None)
+                for t in targets:
+                    other = self.store.tables[t].rows.get(str(value).lower()) if value else None
+                    if other is not None:
+                        rec[key] = str(value).lower()
+                        rec[f"{key}{LOOKUP_TYPE}"] = t
+                        rec[f"{key}{FORMATTED}"] = other.get("name") or other.get("fullname")
+                        break
+        return rec
 
     def delete_record(self, entity: str, id: str) -> None:
         if not self.store.delete_record(_entity(entity), id.lower()):

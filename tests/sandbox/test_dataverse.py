@@ -190,3 +190,18 @@ def test_connection_test_helpers(sb, dv):
     assert got == {"contact": len(sb.records("contact")), "lead": len(sb.records("lead"))}
     long = dv.get("contacts", {"$filter": " or ".join(["statecode eq 0"] * 3000)})
     assert long.status_code == 414
+
+
+def test_update_record_hook_moves_modifiedon_and_resolves_lookups(sb, dv):
+    cid = sb.records("contact")[5]["contactid"]
+    other = sb.records("contact")[6]["contactid"]
+    sb.update_record("contact", cid, _parentcustomerid_value=other)
+    row = dv.get(f"contacts({cid})", {"$select": "modifiedon,_parentcustomerid_value",
+                                      "$expand": "parentcustomerid_contact($select=fullname),"
+                                                 "parentcustomerid_account($select=name)"}).json()
+    assert row["parentcustomerid_contact"]["contactid"] == other and row["parentcustomerid_account"] is None
+    assert row["modifiedon"] >= "2026-"
+    sb.update_record("contact", cid, modifiedon="2024-01-01T00:00:00Z")
+    assert sb.records("contact")[5]["modifiedon"] == "2024-01-01T00:00:00Z"
+    with pytest.raises(KeyError, match="mobilefone"):
+        sb.update_record("contact", cid, mobilefone="x")
