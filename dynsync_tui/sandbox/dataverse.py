@@ -362,10 +362,11 @@ class DataverseApi:
         since = int(head)
         table = self.store.tables[ent.logical]
         now = self.store.version
-        changed = [rid for rid in table.ids if table.versions.get(rid, 0) > since]
+        with self.store.lock:
+            changed = [rid for rid in table.ids if table.versions.get(rid, 0) > since]
         body["@odata.context"] += "/$delta"
-        body["value"] = [self._project(table.rows[r], ent, select, [], False, table.versions[r])
-                         for r in changed]
+        body["value"] = [self._project(table.rows[r], ent, select, [], False, table.versions.get(r))
+                         for r in changed if r in table.rows]
         ctx = f"{self.base_url}{PREFIX}$metadata#{ent.entity_set}/$deletedEntity"
         body["value"] += [{"@odata.context": ctx, "id": rid, "reason": "deleted"}
                           for rid in self.store.tombstones_since(ent.logical, since)]

@@ -105,7 +105,8 @@ class DotdigitalAccount:
         return self.book_view(b)
 
     def book_view(self, b: dict) -> dict:
-        n = sum(1 for c in self.contacts.values() if b["id"] in c["lists"])
+        with self.lock:
+            n = sum(1 for c in self.contacts.values() if b["id"] in c["lists"])
         return {**b, "contacts": n}
 
     def remove_from_book(self, book_id: int, contact_ids: list[int]) -> int:

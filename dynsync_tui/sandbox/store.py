@@ -100,7 +100,8 @@ class Store:
 
     # ------------------------------------------------------------ meta
     def get_meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        with self.lock:
+            row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
@@ -179,15 +180,17 @@ class Store:
             return True
 
     def tombstones_since(self, entity: str, version: int) -> list[str]:
-        rows = self.db.execute(
-            "SELECT id FROM tombstones WHERE entity=? AND version>? ORDER BY version",
-            (entity, version),
-        )
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT id FROM tombstones WHERE entity=? AND version>? ORDER BY version",
+                (entity, version),
+            ).fetchall()
         return [r[0] for r in rows]
 
     # ------------------------------------------------------------ Dotdigital account
     def dd_load(self, kind: str) -> list[dict]:
-        rows = self.db.execute("SELECT data FROM dd WHERE kind=?", (kind,))
+        with self.lock:
+            rows = self.db.execute("SELECT data FROM dd WHERE kind=?", (kind,)).fetchall()
         return [_DD.decode(r[0]) for r in rows]
 
     def dd_save(self, kind: str, items: Iterable[tuple[Any, dict]]) -> None:

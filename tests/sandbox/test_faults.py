@@ -133,3 +133,45 @@ def test_dotdigital_tier_limits_and_reset_styles(sb, dd):
         rates.limits.update(old)
         rates.reset_as_epoch = False
         rates.reset()
+
+
+def test_concurrent_readers_writers_and_imports_stay_healthy(sb):
+    import threading
+
+    errors: list[str] = []
+    ids = [r["contactid"] for r in sb.records("contact")][:200]
+
+    def reader():
+        dv = Dv(sb)
+        try:
+            rows, _ = dv.all_pages("contacts", {"$select": "contactid", "$filter": "statecode eq 0"},
+                                   "odata.maxpagesize=500")
+            assert len(rows) == len({r["contactid"] for r in rows})
+            assert dv.get("listmembers", {"$select": "_entityid_value"}).status_code == 200
+        except Exception as exc:  # collected: assertion errors in threads would be lost
+            errors.append(repr(exc))
+
+    def writer():
+        for i, cid in enumerate(ids):
+            sb.update_record("contact", cid, jobtitle=f"Role {i}")
+            sb.insert_record("listmember", _listid_value=None, _entityid_value=cid)
+
+    def importer():
+        dd = Dd(sb)
+        for b in range(3):
+            r = dd.put("/contacts/v3/import", json={"contacts": [
+                {"matchIdentifier": "email", "identifiers": {"email": f"conc{b}-{i}@example.org"}}
+                for i in range(300)]})
+            if r.status_code != 202:
+                errors.append(r.text)
+            for _ in range(50):
+                if dd.get("/v2/address-books").status_code != 200:
+                    errors.append("address-books failed")
+                    break
+
+    threads = [threading.Thread(target=f) for f in (reader, reader, reader, writer, importer)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
