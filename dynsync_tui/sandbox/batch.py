@@ -58,8 +58,8 @@ def handle_batch(req: Request, router: Router) -> Response:
                 raise HttpError(Response(414, {"error": {"code": "0x8006088a",
                                                          "message": "The URL is longer than 65536 characters."}}))
             if handler is None:
-                raise HttpError(Response(404, {"error": {"code": "0x80060888",
-                                                         "message": f"Resource not found for the segment '{u.path}'."}}))
+                raise HttpError(Response(404, {"error": {
+                    "code": "0x80060888", "message": f"Resource not found for the segment '{u.path}'."}}))
             resp = handler(sub, match)
         except HttpError as exc:
             resp = exc.response

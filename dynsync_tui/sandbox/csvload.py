@@ -142,7 +142,8 @@ def load_csv_dir(data_dir: Path) -> dict[str, list[dict]]:
         for lineno, rec in raw[entity]:
             rid = rec[ENTITIES[entity].pk]
             if (entity, rid) in owner:
-                raise SandboxDataError(f"{data_dir / FILES[entity]}: line {lineno}: duplicate id {rid}; ids must be unique")
+                raise SandboxDataError(
+                    f"{data_dir / FILES[entity]}: line {lineno}: duplicate id {rid}; ids must be unique")
             owner[(entity, rid)] = rec
     for entity in ("account", "contact", "lead"):
         for lineno, rec in raw[entity]:

@@ -144,7 +144,8 @@ class DotdigitalAccount:
             saves = []
             if cid is not None:
                 c = self.contacts[cid]
-                c["channelProperties"]["email"]["status"] = "suppressed" if reason != "Unsubscribed" else "unsubscribed"
+                status = "unsubscribed" if reason == "Unsubscribed" else "suppressed"
+                c["channelProperties"]["email"]["status"] = status
                 c["status"] = _overall(c)
                 c["updated"] = row["dateRemoved"]
                 saves.append((cid, c))
