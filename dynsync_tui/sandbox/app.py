@@ -80,24 +80,21 @@ class Sandbox:
         self._info: SandboxInfo | None = None
         self._app: _App | None = None
         self._faults = Faults()
-        self._lock = threading.Lock()
 
     # ------------------------------------------------------------ lifecycle
-    def start(self, port: int = 0) -> SandboxInfo:
-        if self._info:
-            return self._info
-        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    def _open_world(self) -> tuple[Store, bool]:
+        """Open home/sandbox.db with this run's Dynamics data. → (store, fresh org?)"""
         records = load_csv_dir(self.data_dir) if self.data_dir else None  # fail before touching the DB
-        store = self.store = Store(self.home / "sandbox.db")
+        store = Store(self.home / "sandbox.db")
         source = f"data:{self.data_dir.resolve()}" if self.data_dir else f"seed:{self.seed}:{self.size}"
         fresh = self.reset or store.get_meta("org_id") is None or store.get_meta("source") != source
-        if fresh:
+        if fresh:  # a new organisation with an empty Dotdigital account
             store.wipe()
             for key in ("org_id", "tenant_id", "client_id"):
                 store.set_meta(key, str(uuid.uuid4()))
             store.set_meta("api_user", f"apiuser-{secrets.token_hex(6)}@apiconnector.com")
             store.set_meta("source", source)
-        if records is not None:
+        if records is not None:  # CSV data is the truth for Dynamics: reload it when it changed
             digest = _digest(records)
             if fresh or store.get_meta("data_digest") != digest:
                 store.replace_records(records)
@@ -108,6 +105,14 @@ class Sandbox:
             store.replace_records(generate(self.seed, self.size))
         else:
             store.load_records()
+        return store, fresh
+
+    def start(self, port: int = 0) -> SandboxInfo:
+        if self._info:
+            return self._info
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        store, fresh = self._open_world()
+        self.store = store
         self.account = DotdigitalAccount(store, self._import_delay)
         if fresh:
             self.account.init_defaults()
@@ -117,12 +122,17 @@ class Sandbox:
         self.tokens = TokenService(meta["tenant_id"], meta["client_id"], client_secret)
         self.dataverse = DataverseApi(store, self.tokens, meta["org_id"])
         self.dotdigital = DotdigitalApi(self.account, meta["api_user"], api_password)
-        app = self._app = _App(meta["tenant_id"])
+        app = _App(meta["tenant_id"])
         app.faults = self._faults
         for part in (self.tokens, self.dataverse, self.dotdigital):
             part.register(app.router)
         cert = self.home / "cert.pem"
-        real_port = app.listen(make_server_context(cert), port)
+        try:
+            real_port = app.listen(make_server_context(cert), port)
+        except OSError:
+            store.close()
+            raise
+        self._app = app
         root = f"https://127.0.0.1:{real_port}"
         self.tokens.base_url = root
         self.tokens.audience = self.dataverse.base_url = root

@@ -119,3 +119,17 @@ def test_an_import_accepted_before_a_stop_finishes_after_restart(tmp_path):
             if dd.get(f"/contacts/v3/import/{iid}").json()["status"] == "Finished":
                 break
         assert [c["identifiers"]["email"] for c in sb.dotdigital_contacts()] == ["late@example.org"]
+
+
+def test_serve_fails_with_one_line_and_an_exit_code(tmp_path, capsys):
+    from dynsync_tui.sandbox import serve
+
+    data = tmp_path / "data"
+    write(data, "leads.csv", "firstname\nAda\n")
+    assert serve(tmp_path / "a", data, False) == 2
+    err = capsys.readouterr().err.strip()
+    assert "leads.csv: line 1: missing required column" in err and "\n" not in err
+    with Sandbox(tmp_path / "b", size=20) as sb:
+        port = int(sb.info.dataverse_url.rsplit(":", 1)[1])
+        assert serve(tmp_path / "c", None, False, port=port) == 3
+        assert "cannot start" in capsys.readouterr().err
