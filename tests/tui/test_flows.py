@@ -347,3 +347,12 @@ async def test_throttling_notice_and_retry_from_runs(tui_app) -> None:
         assert type(app.screen).__name__ == "SyncScreen"
         await settle(app, pilot, 0.1)
         assert text_of(app, "#summary").startswith("Sync finished (run 1)")
+
+
+def test_run_row_seconds_from_timestamps() -> None:
+    from dynsync_tui.tui.screens.runs import run_row
+
+    run = SimpleNamespace(id=3, started="2026-12-03T16:29:11+00:00", finished="2026-12-03T16:29:13.500000+00:00",
+                          status="ok", counts={"created": 1603, "failed": 29})
+    cells = [str(c) for c in run_row(run)]
+    assert cells[:4] == ["3", "2026-12-03T16:29:11", "ok", "1,603"] and cells[-1] == "2.5"

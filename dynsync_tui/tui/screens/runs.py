@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -17,14 +18,27 @@ RUN_COLUMNS = ("Run", "Started", "Status", "Created", "Updated", "Unchanged", "S
 RECORD_COLUMNS = ("Entity", "Id", "Email", "Outcome", "Reason / failure")
 
 
-def run_row(run: Any) -> list[Text]:
-    """A RunRow (id, started, status, counts{...}) or a RunSummary-like object."""
-    counts = get(run, "counts") or run
+def run_seconds(run: Any) -> float | None:
+    counts = get(run, "counts") or {}
     seconds = get(counts, "seconds", get(run, "seconds"))
+    if isinstance(seconds, int | float):
+        return float(seconds)
+    try:
+        start = datetime.fromisoformat(str(get(run, "started")))
+        end = datetime.fromisoformat(str(get(run, "finished")))
+    except (TypeError, ValueError):
+        return None
+    return (end - start).total_seconds()
+
+
+def run_row(run: Any) -> list[Text]:
+    """A RunRow (id, started, finished, status, counts{...}) or a RunSummary-like object."""
+    counts = get(run, "counts") or run
+    seconds = run_seconds(run)
     cells = [get(run, "id", get(run, "run_id")), str(get(run, "started", "") or "")[:19],
              get(run, "status", "") or "",
-             *(get(counts, k, 0) for k in ("created", "updated", "unchanged", "skipped", "failed")),
-             f"{seconds:.1f}" if isinstance(seconds, int | float) else (seconds or "")]
+             *(f"{get(counts, k, 0) or 0:,}" for k in ("created", "updated", "unchanged", "skipped", "failed")),
+             "" if seconds is None else f"{seconds:.1f}"]
     style = "red" if (get(counts, "failed", 0) or 0) else ""
     return [Text("" if c is None else str(c), style=style) for c in cells]
 

@@ -98,7 +98,7 @@ class SyncScreen(WizardScreen):
 
         def on_event(p: Any) -> None:  # called on the engine's thread: post, never touch widgets
             self.post_message(SyncProgress(p))
-            text = str(get(p, "message") or "")
+            text = "" if get(p, "phase") == "done" else str(get(p, "message") or "")
             if text and text != last[0]:  # the engine repeats its last message on every event
                 last[0] = text
                 self.post_message(SyncLog(text, notice=is_notice(text)))
