@@ -205,3 +205,13 @@ def test_update_record_hook_moves_modifiedon_and_resolves_lookups(sb, dv):
     assert sb.records("contact")[5]["modifiedon"] == "2024-01-01T00:00:00Z"
     with pytest.raises(KeyError, match="mobilefone"):
         sb.update_record("contact", cid, mobilefone="x")
+
+
+def test_paging_with_a_non_key_order(sb, dv):
+    params = {"$select": "contactid,modifiedon", "$filter": "modifiedon ge 2025-06-01T00:00:00Z",
+              "$orderby": "modifiedon desc,contactid asc"}
+    rows, pages = dv.all_pages("contacts", params, "odata.maxpagesize=100")
+    want = sorted((r for r in sb.records("contact") if r["modifiedon"] >= "2025-06-01T00:00:00Z"),
+                  key=lambda r: r["contactid"])
+    want.sort(key=lambda r: r["modifiedon"], reverse=True)
+    assert [r["contactid"] for r in rows] == [r["contactid"] for r in want] and pages > 3
