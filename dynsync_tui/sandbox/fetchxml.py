@@ -98,6 +98,9 @@ class FetchQuery:
         if node.get("name") != ent.logical:
             raise QueryError(f"The entity name '{node.get('name')}' in fetchXml does not match "
                              f"the entity set '{ent.entity_set}'.")
+        if root.get("aggregate") == "true" or node.find("link-entity/link-entity") is not None:
+            raise QueryError("The sandbox does not support aggregate FetchXML or nested link-entity "
+                             "elements.")
         self.ent, self.tables = ent, tables
         self.count = min(int(root.get("count") or MAX_PAGE), MAX_PAGE)
         self.page = int(root.get("page") or 1)

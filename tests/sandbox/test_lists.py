@@ -103,6 +103,9 @@ def test_fetchxml_errors_are_400(dv):
     assert r.status_code == 400 and "does not match" in r.json()["error"]["message"]
     r = dv.get("contacts", {"fetchXml": "<fetch"})
     assert r.status_code == 400
+    nested = ("<fetch><entity name='contact'><link-entity name='account' from='accountid' to='parentcustomerid'>"
+              "<link-entity name='contact' from='contactid' to='primarycontactid'/></link-entity></entity></fetch>")
+    assert dv.get("contacts", {"fetchXml": nested}).status_code == 400
 
 
 def test_long_fetchxml_goes_through_batch(sb, dv):
