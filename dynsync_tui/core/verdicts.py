@@ -214,23 +214,28 @@ def _beats(a: CrmRecord, b: CrmRecord) -> bool:
 
 
 def _contest(verdicts: list[RecordVerdict], candidates: list[int], key: str, reason: str) -> list[int]:
-    """One winner per value of ``key``; the others become skips with ``reason``.
+    """One winner per email (``key="email"``) or per E.164; the others become skips with ``reason``.
     Returns the survivors."""
     best: dict[str, int] = {}
-    losers: set[int] = set()
+    setdefault = best.setdefault
+    losers: list[int] = []
+    by_email = key == "email"
     for i in candidates:
-        value = getattr(verdicts[i], key)
-        j = best.get(value)
-        if j is None:
-            best[value] = i
-        elif _beats(verdicts[i].record, verdicts[j].record):
-            best[value] = i
-            losers.add(j)
-        else:
-            losers.add(i)
+        v = verdicts[i]
+        value = v.email if by_email else v.e164
+        j = setdefault(value, i)  # type: ignore[arg-type]
+        if j != i:
+            if _beats(v.record, verdicts[j].record):
+                best[value] = i  # type: ignore[index]
+                losers.append(j)
+            else:
+                losers.append(i)
     for i in losers:
         verdicts[i].verdict, verdicts[i].reason = SKIP, reason
-    return [i for i in candidates if i not in losers] if losers else candidates
+    if not losers:
+        return candidates
+    lost = set(losers)
+    return [i for i in candidates if i not in lost]
 
 
 def resolve_conflicts(verdicts: list[RecordVerdict]) -> list[int]:
