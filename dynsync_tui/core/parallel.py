@@ -31,19 +31,12 @@ _SHARED: tuple[list[CrmRecord], list[list[int]], Mapping[tuple[str, str], PriorS
                VerdictSettings] | None = None
 
 
-CALLER_SHARE = 0.9
-"""The caller takes a little less of pass 1: it alone rebuilds the workers' rows and runs pass 2."""
-
-
-def partition(records: list[CrmRecord], parts: int, caller_share: float = CALLER_SHARE) -> list[list[int]]:
+def partition(records: list[CrmRecord], parts: int) -> list[list[int]]:
     """Record positions split into ``parts`` groups by raw mobile value (equal values share a
-    group); group 0, the caller's, is ``caller_share`` the size of the others."""
-    total = caller_share + parts - 1
-    owner = [min(parts - 1, next(k for k in range(parts) if b < 1000 * (caller_share + k) / total))
-             for b in range(1000)]
+    group). Equal shares: pass 2 waits for every part, so the caller gains nothing by taking less."""
     out: list[list[int]] = [[] for _ in range(parts)]
     for i, r in enumerate(records):
-        out[owner[hash(r.mobile) % 1000]].append(i)
+        out[hash(r.mobile) % parts].append(i)
     return out
 
 
