@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -70,3 +71,21 @@ def test_partition_keeps_equal_raw_values_together() -> None:
     assert sorted(i for p in parts for i in p) == list(range(50))
     owner = {records[i].mobile: k for k, p in enumerate(parts) for i in p}
     assert all(owner[records[i].mobile] == k for k, p in enumerate(parts) for i in p)
+
+
+def test_a_failing_worker_is_one_clear_error(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import dynsync_tui.core.parallel as parallel
+
+    records = [CrmRecord("contact", f"id-{i}", f"p{i}@example.com", f"07411 2{i:05d}") for i in range(60)]
+    boom = next(r for r in records if hash(r.mobile) % 2 == 1)  # lands in the worker's part
+    real = parallel.check_record
+
+    def check(record, prior, settings):  # type: ignore[no-untyped-def]
+        if record is boom:
+            raise ValueError("bad record")
+        return real(record, prior, settings)
+
+    monkeypatch.setattr(parallel, "check_record", check)
+    with pytest.raises(RuntimeError) as caught:
+        classify_parallel(records, {}, VerdictSettings(), 2, min_records=0)
+    assert str(caught.value) == "verdict worker 1 failed: ValueError: bad record"
