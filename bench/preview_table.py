@@ -24,9 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.tui.fakes import FakePreview, make_app, make_verdicts  # noqa: E402
-
 from dynsync_tui.tui.widgets.verdict_table import VerdictTable  # noqa: E402
+from tests.tui.fakes import FakePreview, make_app, make_verdicts  # noqa: E402
 
 
 def rss_mb() -> float:

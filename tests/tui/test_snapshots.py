@@ -26,15 +26,15 @@ def steps(*actions: Any) -> Any:
                 await pilot.press(action)
             else:
                 action(app)
-            await settle(app, pilot)
-        app.screen.set_focus(None) if actions and actions[-1] == "blur" else None
-        await settle(app, pilot)
+            await settle(app, pilot, 0.05)
+        await settle(app, pilot, 0.05)
 
     return run_before
 
 
-def press(selector: str) -> Any:
-    return lambda app: app.screen.query_one(selector).press()
+def act(name: str) -> Any:
+    """Call the screen's action directly: Button.press() would leave a timed press effect."""
+    return lambda app: getattr(app.screen, f"action_{name}")()
 
 
 def set_value(selector: str, value: Any) -> Any:
@@ -55,8 +55,8 @@ NO_LISTS = [SimpleNamespace(id="l1", name="Old promo", dynamic=False, member_typ
 
 CASES = {
     "connect_initial": ({}, ()),
-    "connect_ok": ({}, (press("#test"),)),
-    "connect_error": ({"connect": broken}, (press("#test"),)),
+    "connect_ok": ({}, (act("test"),)),
+    "connect_error": ({"connect": broken}, (act("test"),)),
     "country_initial": ({}, ("f2",)),
     "country_search": ({}, ("f2", set_value("#search", "united"))),
     "mappings_table": ({}, ("f3",)),
@@ -71,8 +71,8 @@ CASES = {
                                      lambda app: app.screen.query_one("#reasons", OptionList).action_select(),
                                      lambda app: app.screen.query_one("#records").focus(), "down", "d")),
     "sync_ready": ({}, ("f6",)),
-    "sync_done": ({}, ("f6", press("#start"))),
-    "runs_history": ({}, ("f6", press("#start"), "f7")),
+    "sync_done": ({}, ("f6", act("start"))),
+    "runs_history": ({}, ("f6", act("start"), "f7")),
     "help": ({}, ("question_mark",)),
 }
 

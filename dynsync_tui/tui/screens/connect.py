@@ -63,7 +63,8 @@ class ConnectScreen(WizardScreen):
                              allow_blank=False, id="auth", compact=True)
             yield Static("", id="sandbox-note", classes="hint")
             with Horizontal(id="connect-actions"):
-                yield Button("Test connection", id="test", variant="success", tooltip="Sign in to both services (t)", compact=True)
+                yield Button("Test connection", id="test", variant="success",
+                             tooltip="Sign in to both services (t)", compact=True)
             yield Static("Secrets come from DYNSYNC_CLIENT_SECRET and DYNSYNC_DOTDIGITAL_PASSWORD "
                          "(or the sandbox); they are never stored.", classes="hint")
             yield Static("Not tested yet.", id="result")

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from collections import Counter
 from dataclasses import dataclass
+from typing import ClassVar
 
 import phonenumbers
 from textual import on
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
-
-from textual.message import Message
 
 from dynsync_tui.core.countries import all_countries
 from dynsync_tui.tui.screens.base import WizardScreen

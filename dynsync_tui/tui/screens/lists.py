@@ -71,7 +71,8 @@ class ListsScreen(WizardScreen):
         table.add_columns(*COLUMNS)
         yield table
         yield Static("", id="empty", classes="hint")
-        yield Input(consent.field, placeholder="Boolean CRM column, e.g. dd_smsconsent", id="consent-field", compact=True)
+        yield Input(consent.field, placeholder="Boolean CRM column, e.g. dd_smsconsent", id="consent-field",
+                    compact=True)
 
     def on_mount(self) -> None:
         self._apply_mode()

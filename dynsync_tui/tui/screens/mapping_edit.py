@@ -13,8 +13,15 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Select, Static
 
 from dynsync_tui.core.mappings import (
-    DIRECTION_FROM_CRM, DIRECTION_TEXT, DIRECTIONS, ENTITIES, IDENTIFIER_LABELS, MOBILE_LABEL,
-    Mapping, MappingError, check_mapping,
+    DIRECTION_FROM_CRM,
+    DIRECTION_TEXT,
+    DIRECTIONS,
+    ENTITIES,
+    IDENTIFIER_LABELS,
+    MOBILE_LABEL,
+    Mapping,
+    MappingError,
+    check_mapping,
 )
 from dynsync_tui.tui.messages import get
 
@@ -62,8 +69,8 @@ class MappingEditScreen(ModalScreen[Mapping | None]):
 
     def _link_options(self, entity: str) -> list[tuple[str, str]]:
         rels = self.relationships.get(entity) or []
-        opts = [(f"{get(r, 'lookup')} → {get(r, 'target')}", f"{get(r, 'lookup')}|{get(r, 'target')}|{get(r, 'nav', '')}")
-                for r in rels]
+        opts = [(f"{get(r, 'lookup')} → {get(r, 'target')}",
+                 f"{get(r, 'lookup')}|{get(r, 'target')}|{get(r, 'nav', '')}") for r in rels]
         m = self.mapping
         if m.is_linked and m.entity == entity:
             key = f"{m.field}|{m.linked_entity}|{m.linked_nav}"

@@ -54,7 +54,8 @@ class MappingsScreen(WizardScreen):
         with Horizontal(id="mapping-actions"):
             yield Button("Add", id="add", tooltip="Add a mapping (a)", compact=True)
             yield Button("Edit", id="edit", tooltip="Edit the selected mapping (e)", compact=True)
-            yield Button("Delete", id="delete", variant="error", tooltip="Delete the selected mapping (delete)", compact=True)
+            yield Button("Delete", id="delete", variant="error", tooltip="Delete the selected mapping (delete)",
+                         compact=True)
             yield Button("Save", id="save", variant="success", tooltip="Write the config file (ctrl+s)", compact=True)
 
     def on_mount(self) -> None:

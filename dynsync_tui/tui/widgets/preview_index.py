@@ -94,7 +94,7 @@ def write_json(path: Path, index: PreviewIndex, rows: Sequence[int]) -> None:
     from dynsync_tui.core.export import CSV_HEADER, csv_row
 
     data = {"total": index.total, "counts": dict(index.counts()), "flags": index.flags(),
-            "records": [dict(zip(CSV_HEADER, csv_row(index.verdicts[i]))) for i in rows]}
+            "records": [dict(zip(CSV_HEADER, csv_row(index.verdicts[i]), strict=True)) for i in rows]}
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, path)

@@ -141,7 +141,7 @@ class VerdictTable(ScrollView, can_focus=True):
         return [entity, *flex, e164, max(verdict, total - used)]
 
     def _line(self, cells: list[str], width: int) -> str:
-        return " ".join(_fit(c, w) for c, w in zip(cells, self._widths(width)))
+        return " ".join(_fit(c, w) for c, w in zip(cells, self._widths(width), strict=False))
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
@@ -158,6 +158,6 @@ class VerdictTable(ScrollView, can_focus=True):
         if pos == self.cursor:
             style = base + self.get_component_rich_style("verdict-table--cursor")
             return Strip([Segment(self._line(cells, width), style)]).adjust_cell_length(width, style)
-        segs = [Segment(_fit(c, w) + " ", base) for c, w in zip(cells[:-1], widths)]
+        segs = [Segment(_fit(c, w) + " ", base) for c, w in zip(cells[:-1], widths, strict=False)]
         segs.append(Segment(_fit(cells[-1], widths[-1]), base + Style.parse(VERDICT_STYLE.get(cells[-1], "yellow"))))
         return Strip(segs).adjust_cell_length(width, base)
