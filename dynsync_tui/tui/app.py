@@ -64,6 +64,7 @@ class DynsyncApp(App[None]):
         self._services: Any = None
         self._services_lock = threading.Lock()
         self.preview_result: Any = None  # the last preview, shared by preview and sync screens
+        self.generation = 0  # bumped when the connection or the synced data changes: screens reload
 
     # ---------------------------------------------------------------- services (thread side)
 
@@ -77,6 +78,7 @@ class DynsyncApp(App[None]):
     def reset_services(self) -> None:
         with self._services_lock:
             old, self._services = self._services, None
+            self.generation += 1
         close = getattr(old, "close", None)
         if callable(close):
             close()
@@ -145,6 +147,15 @@ class DynsyncApp(App[None]):
         """Validate the mappings, then write the TOML; errors as one line."""
         from dynsync_tui.core.mappings import MappingError, validate_mappings
 
+        consent = self.config.consent
+        if consent.mode == "lists" and not consent.lists:
+            self.notify("Lists: pick at least one marketing list, or choose another option.",
+                        title="Not saved", severity="error")
+            return
+        if consent.mode == "field" and not consent.field:
+            self.notify("Lists: name the consent field, or choose another option.", title="Not saved",
+                        severity="error")
+            return
         try:
             validate_mappings(self.config.mappings)
             self.save_config()

@@ -356,3 +356,25 @@ def test_run_row_seconds_from_timestamps() -> None:
                           status="ok", counts={"created": 1603, "failed": 29})
     cells = [str(c) for c in run_row(run)]
     assert cells[:4] == ["3", "2026-12-03T16:29:11", "ok", "1,603"] and cells[-1] == "2.5"
+
+
+async def test_preview_reads_again_after_a_sync(tui_app) -> None:
+    app = tui_app()
+    calls = []
+    factory = app.engine_factory
+    app.engine_factory = lambda *a, **k: calls.append(1) or factory(*a, **k)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await settle(app, pilot)
+        await pilot.press("f6")
+        await settle(app, pilot)
+        await pilot.press("f5")
+        await settle(app, pilot)
+        assert len(calls) == 1, "no change: the preview is kept"
+        await pilot.press("f6")
+        await settle(app, pilot)
+        app.screen.action_start()
+        await settle(app, pilot, 0.1)
+        await pilot.press("f5")
+        await settle(app, pilot)
+        assert len(calls) == 3, "after a sync the preview reads again"

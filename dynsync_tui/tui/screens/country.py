@@ -89,11 +89,11 @@ class CountryScreen(WizardScreen):
     def on_mount(self) -> None:
         self._show_current()
         self._sample: list[str] = []
-        self._sampled = False
+        self._sampled_for = -1
 
     def on_screen_resume(self) -> None:
-        if not self._sampled:
-            self._sampled = True
+        if self._sampled_for != self.dapp.generation:
+            self._sampled_for = self.dapp.generation
             self.load_sample()
 
     def load_sample(self) -> None:

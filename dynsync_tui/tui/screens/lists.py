@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -19,6 +20,7 @@ MODES = (("none", "All active records of the mapped entities"), ("lists", "Membe
          ("field", "Records with a consent field set"))
 COLUMNS = ("Pick", "Name", "Type", "Member type", "Members", "Activated for email", "Dotdigital list", "Why not")
 NEW = "__new__"
+LOGICAL = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def target_text(sel: ListSelection | None) -> str:
@@ -57,7 +59,7 @@ class ListsScreen(WizardScreen):
     def __init__(self) -> None:
         super().__init__()
         self.lists: list[Any] = []
-        self._loaded = False
+        self._loaded_for = -1  # app.generation the lists were read for
         self._have_lists = False
         self.address_books: list[Any] = []
 
@@ -78,8 +80,8 @@ class ListsScreen(WizardScreen):
         self._apply_mode()
 
     def on_screen_resume(self) -> None:
-        if not self._loaded:
-            self._loaded = True
+        if self._loaded_for != self.dapp.generation:
+            self._loaded_for = self.dapp.generation
             self.action_reload()
 
     @property
@@ -210,5 +212,11 @@ class ListsScreen(WizardScreen):
 
     @on(Input.Changed, "#consent-field")
     def _field_changed(self, event: Input.Changed) -> None:
-        self.dapp.config.consent.field = event.value.strip()
+        value = event.value.strip()
+        if value and not LOGICAL.match(value):
+            self.set_status("Consent field: use a CRM logical name such as dd_smsconsent", error=True)
+            value = ""
+        else:
+            self.set_status("")
+        self.dapp.config.consent.field = value
         self._apply_mode()

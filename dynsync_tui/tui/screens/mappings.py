@@ -44,7 +44,7 @@ class MappingsScreen(WizardScreen):
         self.attributes: dict[str, list[Any]] = {}
         self.relationships: dict[str, list[Any]] = {}
         self.data_fields: list[str] = []
-        self._metadata_started = False
+        self._metadata_for = -1  # app.generation the metadata was read for
 
     def compose_body(self) -> ComposeResult:
         yield Static("Email data mappings", classes="title")
@@ -62,8 +62,8 @@ class MappingsScreen(WizardScreen):
         self.refresh_table()
 
     def on_screen_resume(self) -> None:
-        if not self._metadata_started:
-            self._metadata_started = True
+        if self._metadata_for != self.dapp.generation:
+            self._metadata_for = self.dapp.generation
             self.load_metadata()
 
     def load_metadata(self) -> None:

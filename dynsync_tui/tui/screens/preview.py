@@ -64,7 +64,7 @@ class PreviewScreen(WizardScreen):
             yield RecordDetail(id="detail")
 
     def on_screen_resume(self) -> None:
-        fingerprint = dumps(self.dapp.config)
+        fingerprint = f"{self.dapp.generation}\n{dumps(self.dapp.config)}"
         if fingerprint != self._fingerprint:
             self._fingerprint = fingerprint
             self.action_reload()

@@ -135,6 +135,7 @@ class SyncScreen(WizardScreen):
 
     def on_sync_finished(self, message: SyncFinished) -> None:
         self.running = False
+        self.dapp.generation += 1  # the state changed: the preview reads again when next shown
         self.query_one("#start", Button).disabled = False
         self.query_one("#cancel", Button).disabled = True
         log = self.query_one("#log", Log)
