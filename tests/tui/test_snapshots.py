@@ -75,6 +75,10 @@ CASES = {
     "runs_history": ({}, ("f6", act("start"), "f7")),
     "help": ({}, ("question_mark",)),
 }
+SMALL = {  # the smallest supported terminal, and the light theme
+    "preview_80x24": ({}, ("f5",)),
+    "mappings_modal_80x24_light": ({}, ("ctrl+t", "f3", "e")),
+}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -85,3 +89,11 @@ def test_screen_state(case: str, snap_compare: Any, tmp_path: Any, monkeypatch: 
     kw, actions = CASES[case]
     app = make_app(tmp_path, **kw)
     assert snap_compare(app, terminal_size=SIZE, run_before=steps(*actions))
+
+
+@pytest.mark.parametrize("case", list(SMALL))
+def test_small_terminal(case: str, snap_compare: Any, tmp_path: Any) -> None:
+    from tests.tui.fakes import make_app
+
+    kw, actions = SMALL[case]
+    assert snap_compare(make_app(tmp_path, **kw), terminal_size=(80, 24), run_before=steps(*actions))
