@@ -18,6 +18,7 @@ class Verdict(str, Enum):
 
 class Reason(str, Enum):
     NO_EMAIL = "no_email"
+    INVALID_EMAIL = "invalid_email"
     NO_MOBILE = "no_mobile"
     INVALID_MOBILE = "invalid_mobile"
     NOT_MOBILE = "not_mobile"
@@ -38,6 +39,7 @@ SENTENCES: dict[str, str] = {
     Verdict.UPDATE: "Existing contact: its data fields will be updated.",
     Verdict.UNCHANGED: "Nothing changed since the last sync: nothing is sent.",
     Reason.NO_EMAIL: "No email address: a record syncs only with both an email and a mobile number.",
+    Reason.INVALID_EMAIL: "Email address is malformed or has characters Dotdigital rejects (e.g. non-ASCII).",
     Reason.NO_MOBILE: "No mobile number: a record syncs only with both an email and a mobile number.",
     Reason.INVALID_MOBILE: "Invalid mobile number for its country: invalid numbers don't sync.",
     Reason.NOT_MOBILE: "Not a mobile number (landline, toll-free, premium or shared-cost).",

@@ -8,9 +8,10 @@ Three passes, all pure (payloads are built only for records that will be sent):
    mobile change, SMS opt-out, unchanged hash) and the exact v3 import item.
 ``summarize`` gives counts (a partition), flags and samples for the preview and JSON output.
 
-Emails: trimmed (Unicode spaces and invisible characters too) and lower-cased. A value without
-exactly one "@", a non-empty local part and a dotted domain (or with spaces inside) is treated as
-no email (``no_email``): Dotdigital would refuse it and there is nothing to sync it by.
+Emails: trimmed (Unicode spaces and invisible characters too) and lower-cased. A blank value is
+``no_email``. A value without exactly one "@", a non-empty local part and a dotted domain, with
+spaces inside, or with non-ASCII characters (Dotdigital refuses those as InvalidEmail) is
+``invalid_email``: it is shown, but there is nothing to sync it by.
 """
 
 from __future__ import annotations
@@ -88,12 +89,20 @@ def _normalise_email(raw: str) -> str | None:
     if not s.isascii():
         s = "".join(c for c in s if unicodedata.category(c) != "Cf")
     s = s.strip().lower()
-    if not s or s.count("@") != 1 or _SPACE.search(s):
+    if not s or s.count("@") != 1 or _SPACE.search(s) or not s.isascii():
         return None
     local, _, domain = s.partition("@")
     if not local or "." not in domain or domain[0] == "." or domain[-1] == "." or ".." in domain:
         return None
     return s
+
+
+def _is_blank_email(raw: Any) -> bool:
+    """Nothing there at all (as opposed to something that is not a usable address)."""
+    if raw is None:
+        return True
+    text = "".join(c for c in str(raw) if unicodedata.category(c) not in ("Cf", "Zs", "Cc"))
+    return not text.strip()
 
 
 def _is_empty(value: Any) -> bool:
@@ -144,7 +153,7 @@ def check_record(record: CrmRecord, prior: PriorState | None, settings: VerdictS
     phone = normalise_mobile(record.mobile, settings.default_country, country)
     e164 = phone.e164
     if email is None:
-        reason: str | None = R.NO_EMAIL.value
+        reason: str | None = R.NO_EMAIL.value if _is_blank_email(record.email) else R.INVALID_EMAIL.value
     elif e164 is None:
         reason = phone.reason
     else:

@@ -45,6 +45,7 @@ def synced(v: RecordVerdict, contact_id: int = 815533, **changes: object) -> Pri
     ("\u2003ann@example.com\u3000", "ann@example.com"), ("ann@@example.com", None),
     ("ann@example", None), ("ann example.com", None), ("ann@exa mple.com", None), ("@example.com", None),
     ("ann@.example.com", None), ("ann@example.com.", None), ("a@b@example.com", None),
+    ("zo\u00eb@example.com", None),
 ])
 def test_normalise_email(raw: str | None, expected: str | None) -> None:
     assert normalise_email(raw) == expected
@@ -54,7 +55,9 @@ def test_normalise_email(raw: str | None, expected: str | None) -> None:
 
 
 @pytest.mark.parametrize(("email", "mobile", "reason"), [
-    ("   ", GB1, "no_email"), (None, GB1, "no_email"), ("ann@example.com", "n/a", "no_mobile"),
+    ("   ", GB1, "no_email"), (None, GB1, "no_email"), ("\u00a0\u200b", GB1, "no_email"),
+    ("ann@example", GB1, "invalid_email"), ("zo\u00eb@example.com", GB1, "invalid_email"),
+    ("ann@example.com", "n/a", "no_mobile"),
     ("ann@example.com", None, "no_mobile"), ("ann@example.com", "(650) 253-0000", "invalid_mobile"),
     ("ann@example.com", "020 7946 0321", "not_mobile"),
 ])
