@@ -13,17 +13,18 @@ from textual.widgets import Markdown
 HELP = """\
 # dynsync — keys
 
-| Step | Key | What |
-|---|---|---|
-| 1 Connect | `1` / `F1` | Account Administration: where data comes from and goes to; `t` Test connection |
-| 2 Country | `2` / `F2` | Default country for numbers without a country code, or Off |
-| 3 Mappings | `3` / `F3` | Email data mappings: `a` add, `e` edit, `delete`, `ctrl+s` save |
-| 4 Lists | `4` / `F4` | Manage Dynamics list members: `space` picks a list |
-| 5 Preview | `5` / `F5` | What would sync or skip and why: `/` search, `s` sort, `d` detail |
-| 6 Sync | `6` / `F6` | `enter` start, `escape` cancel (asks first) |
-| 7 Runs | `7` / `F7` | History from the state file |
+| Step (key) | What |
+|---|---|
+| F1 Connect | Account Administration: where data comes from and goes to; `t` Test connection |
+| F2 Country | Default country for numbers without a country code, or Off |
+| F3 Mappings | Email data mappings: `a` add, `e` edit, `delete`, `ctrl+s` save |
+| F4 Lists | Manage Dynamics list members: `space` picks a list, `m` maps it to a Dotdigital list |
+| F5 Preview | What would sync or skip and why: `enter` on a count filters, `/` search, `s` sort, `d` detail, `x`/`j` export CSV/JSON, `p` email-change policy |
+| F6 Sync | `enter` start, `escape` cancel (asks first) |
+| F7 Runs | History from the state file: `enter` opens a run, `s` syncs again (rejected records first) |
 
-Everywhere: `ctrl+n` next step, `ctrl+b` back, `ctrl+p` command palette, `ctrl+t` light/dark,
+Everywhere: `ctrl+n` next step, `ctrl+b` back, `ctrl+s` save the config, `ctrl+p` command palette,
+`ctrl+t` light/dark,
 `?` this help, `ctrl+q` quit. Number keys work when no text box has focus; F-keys always.
 
 Secrets (client secret, Dotdigital API password) come from `DYNSYNC_CLIENT_SECRET` and
