@@ -2,7 +2,7 @@
 emulated over HTTPS on 127.0.0.1 (one listener, self-signed certificate made at start),
 with persistent data in ``home/sandbox.db`` (0600) and the certificate in ``home/cert.pem``.
 
-    with Sandbox(home, size=3000) as sb:       # or data_dir=DIR (CSV_FORMAT.md), reset=True
+    with Sandbox(home, size=3000) as sb:       # or data_dir=DIR (README: "sandbox CSV files"), reset=True
         sb.info                                # SandboxInfo: URLs, ca_file, credentials, org_id
 
 Test hooks: ``faults.add(method, path_regex, status, times, retry_after=, body=, delay=,

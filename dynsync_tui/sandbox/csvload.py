@@ -1,4 +1,4 @@
-"""Load sandbox Dynamics data from CSV files (see CSV_FORMAT.md).
+"""Load sandbox Dynamics data from CSV files (see the README, 'sandbox CSV files').
 
 ``load_csv_dir(dir) -> {entity: [record]}``; any problem raises ``SandboxDataError`` with
 one line naming the file, the line and the fix.
@@ -101,7 +101,7 @@ def _load_file(entity: str, path: Path) -> list[tuple[int, dict]]:
         if key not in accepted:
             raise SandboxDataError(
                 f"{path}: line 1: unknown column {h.strip()!r}; use logical names such as "
-                f"{', '.join(REQUIRED[entity])} (see CSV_FORMAT.md) or remove the column")
+                f"{', '.join(REQUIRED[entity])} (see the README, 'sandbox CSV files') or remove the column")
         header.append(accepted[key])
     names = [n for n, _t in header]
     for need in REQUIRED[entity]:
