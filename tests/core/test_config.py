@@ -113,3 +113,14 @@ def test_mapping_rules() -> None:
     m = Mapping("COMPANY", "contact", "parentcustomerid", "account", "name")
     assert m.nav == "parentcustomerid_account" and m.is_linked
     assert Mapping("X", "lead", "parentaccountid", "account", "name").nav == "parentaccountid"
+
+
+def test_every_country_has_a_name_and_calling_code() -> None:
+    from dynsync_tui.core.countries import all_countries
+
+    countries = all_countries()
+    assert len(countries) > 200
+    assert all(c.name != c.iso and c.calling_code > 0 for c in countries)
+    by_iso = {c.iso: c for c in countries}
+    assert (by_iso["GB"].name, by_iso["GB"].calling_code) == ("United Kingdom", 44)
+    assert by_iso["XK"].name == "Kosovo"
