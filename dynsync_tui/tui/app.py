@@ -119,6 +119,8 @@ class DynsyncApp(App[None]):
         if not current.can_leave():
             self.notify("A sync is running: cancel it first (escape).", severity="warning")
             return
+        if not current.commit():
+            return
         self.switch_screen(name)
 
     def action_next(self) -> None:
@@ -127,7 +129,7 @@ class DynsyncApp(App[None]):
             return
         if current.query_one("#next").disabled or not current.before_next():
             return
-        self.action_goto(STEP_NAMES[current.step_no + 1])
+        self.action_goto(STEP_NAMES[current.step_no + 1])  # commit() runs again there: idempotent
 
     def action_back(self) -> None:
         current = self.step

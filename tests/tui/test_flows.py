@@ -378,3 +378,18 @@ async def test_preview_reads_again_after_a_sync(tui_app) -> None:
         await pilot.press("f5")
         await settle(app, pilot)
         assert len(calls) == 3, "after a sync the preview reads again"
+
+
+async def test_step_keys_keep_what_was_typed(tui_app) -> None:
+    app = tui_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one("#apiuser", Input).value = "apiuser-1@apiconnector.com"
+        await pilot.press("f2")
+        await settle(app, pilot)
+        assert app.config.dotdigital.api_user == "apiuser-1@apiconnector.com"
+        await pilot.press("f1")
+        await settle(app, pilot)
+        app.screen.query_one("#env", Input).value = "ftp://nope"
+        await pilot.press("f2")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "ConnectScreen" and "https://" in text_of(app, "#status")

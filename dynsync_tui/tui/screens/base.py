@@ -74,7 +74,12 @@ class WizardScreen(Screen[None]):
         return True
 
     def before_next(self) -> bool:
-        """Called on Next; return False to stay (e.g. unsaved invalid input)."""
+        """Called on Next; return False to stay (e.g. an invalid mapping set)."""
+        return self.commit()
+
+    def commit(self) -> bool:
+        """Called whenever the step is left (Next, Back, a step key): copy form values into the
+        config; return False (with the error shown) to stay."""
         return True
 
     @on(Button.Pressed, "#back")

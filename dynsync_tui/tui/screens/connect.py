@@ -102,7 +102,7 @@ class ConnectScreen(WizardScreen):
             self.dapp.refresh_title()
         return True
 
-    def before_next(self) -> bool:
+    def commit(self) -> bool:
         return self.apply_form()
 
     @on(Button.Pressed, "#test")

@@ -19,7 +19,7 @@ HELP = """\
 | F2 Country | Default country for numbers without a country code, or Off |
 | F3 Mappings | Email data mappings: `a` add, `e` edit, `delete`, `ctrl+s` save |
 | F4 Lists | Manage Dynamics list members: `space` picks a list, `m` maps it to a Dotdigital list |
-| F5 Preview | What would sync or skip and why: `enter` on a count filters, `/` search, `s` sort, `d` detail, `x`/`j` export CSV/JSON, `p` email-change policy |
+| F5 Preview | Why records sync or skip: `enter` filters, `/` search, `s` sort, `d` detail, `x`/`j` export |
 | F6 Sync | `enter` start, `escape` cancel (asks first) |
 | F7 Runs | History from the state file: `enter` opens a run, `s` syncs again (rejected records first) |
 

@@ -168,4 +168,4 @@ class MappingsScreen(WizardScreen):
         self.run_io(work, group="datafields", description="Creating Dotdigital data fields failed")
 
     def before_next(self) -> bool:
-        return self.validate()
+        return self.validate()  # a step key may still leave an invalid set (to fix it later)
