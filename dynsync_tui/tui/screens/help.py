@@ -23,6 +23,8 @@ HELP = """\
 | F6 Sync | `enter` start, `escape` cancel (asks first) |
 | F7 Runs | History from the state file: `enter` opens a run, `s` syncs again (rejected records first) |
 
+On Preview, `p` cycles the email-change policy (duplicate, update, skip) and previews again.
+
 Everywhere: `ctrl+n` next step, `ctrl+b` back, `ctrl+s` save the config, `ctrl+p` command palette,
 `ctrl+t` light/dark,
 `?` this help, `ctrl+q` quit. Number keys work when no text box has focus; F-keys always.
