@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import importlib.metadata
+import logging
 import random
 import ssl
 import threading
@@ -35,6 +36,11 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=130.0, write=30.0, pool=30.0)
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 TRANSIENT_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
+# Request lines go to the run log (dynsync_tui/logs.py masks PII in them). Only these query
+# parameters keep their values; others ($filter, $skiptoken, ...) may carry record data.
+_log = logging.getLogger("dynsync.http")
+SAFE_QUERY_KEYS = frozenset({"$select", "$expand", "$orderby", "$top", "$count", "select", "skip", "take"})
+
 OnWait = Callable[[float, str], None]
 Sleep = Callable[[float], None]
 
@@ -53,6 +59,27 @@ def ssl_context(ca_file: str | Path) -> ssl.SSLContext:
     return ctx
 
 
+def loggable_path(url: httpx.URL) -> str:
+    """The URL's path and query keys, with values kept only for :data:`SAFE_QUERY_KEYS`."""
+    pairs = [f"{k}={v}" if k in SAFE_QUERY_KEYS else f"{k}=…" for k, v in url.params.multi_items()]
+    return url.path + ("?" + "&".join(pairs) if pairs else "")
+
+
+def _on_request(request: httpx.Request) -> None:
+    request.extensions["dynsync_t0"] = time.monotonic()
+
+
+def _on_response(response: httpx.Response) -> None:
+    if not _log.isEnabledFor(logging.INFO):
+        return
+    request = response.request
+    ms = (time.monotonic() - request.extensions.get("dynsync_t0", time.monotonic())) * 1000
+    extra = ""
+    if response.status_code == 429:
+        extra = f" retry-after={response.headers.get('Retry-After', '-')}"
+    _log.info("%s %s %s %.0fms%s", request.method, loggable_path(request.url), response.status_code, ms, extra)
+
+
 def make_client(base_url: str, *, ca_file: str | Path | None = None,
                 timeout: httpx.Timeout | float | None = None, auth: httpx.Auth | tuple | None = None,
                 headers: dict[str, str] | None = None,
@@ -65,7 +92,8 @@ def make_client(base_url: str, *, ca_file: str | Path | None = None,
     merged.update(headers or {})
     return httpx.Client(base_url=base_url, verify=verify, timeout=timeout or DEFAULT_TIMEOUT,
                         auth=auth, headers=merged, follow_redirects=False,
-                        transport=transport)
+                        transport=transport,
+                        event_hooks={"request": [_on_request], "response": [_on_response]})
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -140,6 +168,7 @@ class Pacer:
             return
         self.waits += 1
         self.total_wait += seconds
+        _log.info("wait %.1fs: %s", seconds, why)
         if announce and self.on_wait is not None:
             self.on_wait(seconds, why)
         events = [ev for ev in (self.cancel, cancel) if ev is not None]
@@ -178,5 +207,5 @@ class Pacer:
 
 __all__ = [
     "DEFAULT_TIMEOUT", "OnWait", "Pacer", "RetryPolicy", "Sleep", "TRANSIENT_EXCEPTIONS",
-    "TRANSIENT_STATUSES", "USER_AGENT", "make_client", "parse_retry_after", "ssl_context",
+    "TRANSIENT_STATUSES", "USER_AGENT", "loggable_path", "make_client", "parse_retry_after", "ssl_context",
 ]

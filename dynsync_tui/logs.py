@@ -1,0 +1,166 @@
+"""The run log: one file per run in the log folder (0600 in a 0700 folder), PII masked.
+
+What goes in: every HTTP request (method, path with only harmless query values, status,
+milliseconds; see ``connectors/http.py``), every wait (throttling, backoff), reading pages,
+the run's start and end with its counts. What never goes in: the Authorization header, secrets,
+tokens or the msal cache — nothing logs them, and :func:`scrub_secrets` blanks anything that
+looks like one anyway. Emails and phone numbers are masked in every line (``a***@example.com``,
+``+44*******333``) by :class:`PiiFilter` unless the user asks for ``--log-pii``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LOGGER = "dynsync"
+log = logging.getLogger(LOGGER)
+
+_EMAIL = re.compile(r"(?<![\w.%+-])([\w.%+-])[\w.%+-]*(@|%40)([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})")
+# A run of digits with the separators people type; checked for 7+ digits before masking.
+_PHONE = re.compile(r"(?<![\w/=.:-])(\+|00)?\(?\d[\d \t().-]{5,}\d(?![\w])")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[\w.~+/=-]+")
+_JWT = re.compile(r"\beyJ[\w-]{8,}\.[\w-]+\.?[\w-]*")
+_SECRET_PAIR = re.compile(
+    r"(?i)\b(client_secret|password|api_password|access_token|refresh_token|id_token|"
+    r"client_assertion|authorization)(\"?\s*[:=]\s*\"?)[^\s&\",;]+")
+
+
+def mask_email(match: re.Match[str]) -> str:
+    return f"{match.group(1)}***{match.group(2)}{match.group(3)}"
+
+
+def mask_phone(match: re.Match[str]) -> str:
+    text = match.group(0)
+    digits = re.sub(r"\D", "", text)
+    if len(digits) < 7 or _DATE.search(text):
+        return text
+    plus = "+" if match.group(1) else ""
+    if match.group(1) == "00":
+        digits = digits[2:]
+    keep_head = 2 if plus else 1
+    return plus + digits[:keep_head] + "*" * (len(digits) - keep_head - 3) + digits[-3:]
+
+
+def mask_pii(text: str) -> str:
+    """``text`` with emails and phone numbers masked."""
+    return _PHONE.sub(mask_phone, _EMAIL.sub(mask_email, text))
+
+
+_SECRETS: set[str] = set()
+
+
+def add_secrets(*values: str | None) -> None:
+    """Blank these exact values in every log line from now on (secrets read at run time)."""
+    _SECRETS.update(v for v in values if v and len(v) >= 4)
+
+
+def scrub_secrets(text: str) -> str:
+    """``text`` with known secrets, bearer/basic credentials, JWTs and ``secret=…`` pairs blanked."""
+    for s in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(s, "***")
+    text = _BEARER.sub(lambda m: f"{m.group(1)} ***", text)
+    text = _JWT.sub("***", text)
+    return _SECRET_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+
+
+class PiiFilter(logging.Filter):
+    """Masks emails and phone numbers (unless ``pii``) and always blanks secrets, in the
+    formatted message of every record that passes the handler it is attached to."""
+
+    def __init__(self, *, pii: bool = False) -> None:
+        super().__init__()
+        self.pii = pii
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = scrub_secrets(record.getMessage())
+        record.msg, record.args = (msg if self.pii else mask_pii(msg)), None
+        if record.exc_info:  # a traceback would carry unmasked values: keep its last line only
+            record.msg += f" ({record.exc_info[0].__name__ if record.exc_info[0] else 'error'})"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+class _Utc(logging.Formatter):
+    converter = time.gmtime
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)sZ %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
+
+
+@dataclass
+class RunLog:
+    """The handlers of one run; ``close()`` detaches them."""
+
+    path: Path | None
+    filter: PiiFilter
+    handlers: list[logging.Handler] = field(default_factory=list)
+
+    def close(self) -> None:
+        for h in self.handlers:
+            log.removeHandler(h)
+            h.close()
+        self.handlers.clear()
+
+
+def _open_private(path: Path) -> Any:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "a", encoding="utf-8")
+
+
+def start(log_dir: Path, command: str, *, pii: bool = False, verbose: bool = False) -> RunLog:
+    """Open this run's log file in ``log_dir`` (and, with ``verbose``, echo to stderr).
+    A log folder that cannot be written costs the file, never the run."""
+    filt = PiiFilter(pii=pii)
+    run = RunLog(None, filt)
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(log_dir, 0o700)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        path = log_dir / f"dynsync-{stamp}-{os.getpid()}-{command}.log"
+        handler: logging.Handler = logging.StreamHandler(_open_private(path))
+        run.path = path
+        run.handlers.append(handler)
+    except OSError:
+        pass
+    if verbose:
+        run.handlers.append(logging.StreamHandler(sys.stderr))
+    for h in run.handlers:
+        h.setFormatter(_Utc())
+        h.addFilter(filt)
+        log.addHandler(h)
+    if run.handlers:
+        log.setLevel(logging.INFO)
+    return run
+
+
+def event_logger(then: Callable[[Any], None] | None = None) -> Callable[[Any], None]:
+    """An engine ``on_event`` callback that logs phase changes and reading progress (pages),
+    then hands the event on to ``then`` (e.g. the terminal's progress line)."""
+    last: dict[str, Any] = {"phase": None, "message": None}
+
+    def on_event(ev: Any) -> None:
+        phase, message = getattr(ev, "phase", ""), getattr(ev, "message", "") or ""
+        if phase != last["phase"]:
+            log.info("phase %s", phase)
+        if phase == "reading" and message:
+            log.info("page read: %s, %d records so far", message, ev.done)
+        elif message and (phase, message) != (last["phase"], last["message"]):
+            log.info("%s %d/%d: %s", phase, ev.done, ev.total, message)
+        last["phase"], last["message"] = phase, message
+        if then is not None:
+            then(ev)
+
+    return on_event
+
+
+__all__ = ["LOGGER", "PiiFilter", "RunLog", "add_secrets", "event_logger", "log", "mask_pii", "scrub_secrets", "start"]
