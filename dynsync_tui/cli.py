@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dynsync_tui import __version__
+from dynsync_tui import __version__, logs
 from dynsync_tui import paths as paths_mod
 from dynsync_tui.core.config import Config, ConfigError
 from dynsync_tui.core.config import load as load_config
@@ -38,6 +38,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--country", metavar="CODE|off", help="default country for mobile validation, or off")
     p.add_argument("--record-country", metavar="FIELD", help="use the record's country from this CRM field")
     p.add_argument("--state", metavar="PATH", type=Path, help="sync state file (default: the one in the dynsync home)")
+    p.add_argument("--log-pii", action="store_true", help="don't mask emails and phone numbers in the run log")
+    p.add_argument("--verbose", action="store_true", help="also print the run log to stderr")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--data", metavar="DIR", type=Path, help="load CSV files from DIR instead of the seed")
     sb.add_argument("--reset", action="store_true", help="start afresh: new seed data, empty Dotdigital account")
     sb.add_argument("--port", type=int, default=0, help="port to listen on (default: any free port)")
+    sb.add_argument("--faults", metavar="FILE.toml", type=Path, help="inject the faults of this plan (tests)")
     return parser
 
 
@@ -121,9 +124,14 @@ def running_sandbox(paths: paths_mod.Paths, data: Path | None, needed: bool) -> 
 def _connect(cfg: Config, paths: paths_mod.Paths, info: Any, state: Path | None) -> Any:
     from dynsync_tui.sync.services import build_services
 
+    logs.add_secrets(getattr(info, "client_secret", None), getattr(info, "api_password", None))
     if state is not None:
         paths = paths_mod.Paths(paths.config_file, state, paths.token_cache, paths.sandbox_dir, paths.log_dir)
-    return build_services(cfg, paths, sandbox_info=info if cfg.is_sandbox else None)
+    services = build_services(cfg, paths, sandbox_info=info if cfg.is_sandbox else None)
+    from dynsync_tui.sync import preflight
+
+    preflight.check(cfg, services.dataverse)  # mappings, fields and lists fit the environment
+    return services
 
 
 # ---------------------------------------------------------------- commands
@@ -138,10 +146,11 @@ def cmd_preview(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
     cfg, _ = resolve_config(args, paths)
     with running_sandbox(paths, args.data, cfg.is_sandbox) as info:
         services = _connect(cfg, paths, info, args.state)
-        preview = Engine(cfg, services).preview()
+        preview = Engine(cfg, services, on_event=logs.event_logger()).preview()
     if args.export is not None:
         write_csv(args.export, preview.verdicts)
     summary = preview.summary
+    logs.log.info("preview: %d records, counts %s", summary.total, summary.counts)
     if args.json:
         print(json.dumps(summary.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -167,7 +176,7 @@ def cmd_sync(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
     live = sys.stderr.isatty() and not args.json
     with running_sandbox(paths, args.data, cfg.is_sandbox) as info:
         services = _connect(cfg, paths, info, args.state)
-        engine = Engine(cfg, services, on_event=_progress_line if live else None)
+        engine = Engine(cfg, services, on_event=logs.event_logger(_progress_line if live else None))
         summary = engine.sync(full=args.full)
     if live:
         sys.stderr.write("\r\x1b[2K")
@@ -177,6 +186,7 @@ def cmd_sync(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
         "seconds": round(summary.seconds, 2), "dataverse_requests": summary.dataverse_requests,
         "dotdigital_calls": summary.dotdigital_calls,
     }
+    logs.log.info("sync: %s", out)
     if args.json:
         print(json.dumps(out, indent=2))
     else:
@@ -202,7 +212,7 @@ def cmd_sandbox(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
 
     if args.data is not None and not args.data.is_dir():
         raise ConfigError(f"--data {args.data}: no such folder")
-    return serve(sandbox_home(paths, args.data), args.data, args.reset, port=args.port)
+    return serve(sandbox_home(paths, args.data), args.data, args.reset, port=args.port, faults=args.faults)
 
 
 def cmd_tui(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
@@ -248,17 +258,28 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     paths = paths_mod.resolve()
     paths.ensure()
+    run_log = logs.start(paths.log_dir, args.command or "tui", pii=getattr(args, "log_pii", False),
+                         verbose=getattr(args, "verbose", False) and args.command is not None)
+    logs.log.info("start: dynsync %s %s", __version__, args.command or "tui")
+    code = EXIT_INTERNAL
     try:
-        return COMMANDS[args.command](args, paths)
+        code = COMMANDS[args.command](args, paths)
+        return code
     except KeyboardInterrupt:
+        code = 130
         print("dynsync: interrupted", file=sys.stderr)
-        return 130
+        return code
     except Exception as exc:  # one line, never a traceback
-        code = error_code(exc)
+        code = error_code(exc)  # type: ignore[assignment]
         if code is None:
-            return _internal_error(exc, paths)
+            code = _internal_error(exc, paths)
+            return code
+        logs.log.error("%s", exc)
         print(f"dynsync: {exc}", file=sys.stderr)
         return code
+    finally:
+        logs.log.info("end: exit code %s", code)
+        run_log.close()
 
 
 def _internal_error(exc: BaseException, paths: paths_mod.Paths) -> int:
