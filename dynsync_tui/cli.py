@@ -127,10 +127,14 @@ def _connect(cfg: Config, paths: paths_mod.Paths, info: Any, state: Path | None)
     logs.add_secrets(getattr(info, "client_secret", None), getattr(info, "api_password", None))
     if state is not None:
         paths = paths_mod.Paths(paths.config_file, state, paths.token_cache, paths.sandbox_dir, paths.log_dir)
-    services = build_services(cfg, paths, sandbox_info=info if cfg.is_sandbox else None)
+    return build_services(cfg, paths, sandbox_info=info if cfg.is_sandbox else None)
+
+
+def _checked(services: Any, cfg: Config) -> Any:
+    """The services, once the config's mappings, fields and lists fit the environment."""
     from dynsync_tui.sync import preflight
 
-    preflight.check(cfg, services.dataverse)  # mappings, fields and lists fit the environment
+    preflight.check(cfg, services.dataverse)
     return services
 
 
@@ -145,7 +149,7 @@ def cmd_preview(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
 
     cfg, _ = resolve_config(args, paths)
     with running_sandbox(paths, args.data, cfg.is_sandbox) as info:
-        services = _connect(cfg, paths, info, args.state)
+        services = _checked(_connect(cfg, paths, info, args.state), cfg)
         preview = Engine(cfg, services, on_event=logs.event_logger()).preview()
     if args.export is not None:
         write_csv(args.export, preview.verdicts)
@@ -175,7 +179,7 @@ def cmd_sync(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
             return EXIT_OK
     live = sys.stderr.isatty() and not args.json
     with running_sandbox(paths, args.data, cfg.is_sandbox) as info:
-        services = _connect(cfg, paths, info, args.state)
+        services = _checked(_connect(cfg, paths, info, args.state), cfg)
         engine = Engine(cfg, services, on_event=logs.event_logger(_progress_line if live else None))
         summary = engine.sync(full=args.full)
     if live:
