@@ -91,7 +91,6 @@ def build_services(config: Config, paths: Any, *, sandbox_info: Any = None,
                                       region_url=dd.region_url, ca_file=dd.ca_file or None)
         env_key = env_key_for(dyn.environment_url, dd.api_user)
         label = dyn.environment_url.removeprefix("https://").rstrip("/")
-    paths.state_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     state = StateStore(paths.state_file)
     return Services(dataverse, dotdigital, state, env_key, label)
 
