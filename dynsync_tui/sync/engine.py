@@ -26,7 +26,9 @@ from dynsync_tui.core.reasons import Reason, Verdict
 from dynsync_tui.sync.events import Progress, Rate, Throttle
 from dynsync_tui.sync.imports import ImportRunner, InFlight, PollPolicy
 from dynsync_tui.sync.mirror import MirrorResult, mirror_lists
+from dynsync_tui.sync.reading import Reader, carried_counts, hold_known_identifiers
 from dynsync_tui.sync.services import Services
+from dynsync_tui.sync.sms import refresh_sms_opt_outs
 from dynsync_tui.sync.state import Outcome
 
 SENT = (Verdict.CREATE.value, Verdict.UPDATE.value)
@@ -61,6 +63,7 @@ class RunSummary:
     status: str = "ok"  # ok | cancelled | error
     resumed_batches: int = 0
     removed_from_lists: int = 0  # members who left a dynamic list, removed from its Dotdigital list
+    read: dict[str, str] = field(default_factory=dict)  # table → full | delta | watermark | plain
     failure_codes: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -101,6 +104,7 @@ class Engine:
         self.selected_lists: list[tuple[str, Any]] = []  # (configured id, MarketingList)
         self.mirrored: list[MirrorResult] = []
         self.held: set[tuple[str, str]] = set()  # refused for good last time, not resent
+        self.reader: Reader | None = None  # how the last read_records() read
 
     # ------------------------------------------------------------ events
 
@@ -140,13 +144,19 @@ class Engine:
         self.members = out
         return out
 
-    def read_records(self) -> list[CrmRecord]:
-        """Every in-scope row of every mapped entity, as CrmRecords (deduplicated by key)."""
+    def read_records(self, mode: str = "plain") -> list[CrmRecord]:
+        """Every in-scope row of every mapped entity, as CrmRecords (deduplicated by key);
+        with ``mode="incremental"`` only what changed since the last run (see sync.reading).
+        Consent by lists always reads in full (membership changes are not row changes)."""
         self._update(phase="reading", done=0, total=0, message="", force=True)
         members = self._memberships()
+        if members:
+            mode = "plain"
+        reader = self.reader = Reader(self.services.dataverse, self.services.state, self.services.env_key,
+                                      mode=mode, include_inactive=self.config.dynamics.include_inactive)
         seen: dict[tuple[str, str], CrmRecord] = {}
         for ep in plan_mod.build_plan(self.config):
-            for page in self.services.dataverse.iter_pages(ep.entity_set, **ep.query()):
+            for page in reader.pages(ep):
                 for row in page:
                     rid = str(row.get(ep.primary_key, "")).lower()
                     lists = tuple(lid for lid, ids in members.items() if rid in ids)
@@ -194,10 +204,17 @@ class Engine:
         cfg = self.ensure_remote(create=False) if needs_lookup else self.config
         records = self.read_records()
         self._update(phase="checking", total=len(records), done=0, force=True)
-        verdicts = self.classify(records, self.services.state.prior(self.services.env_key), cfg)
+        verdicts = self.classify(records, self._prior(), cfg)
         summary = _verdicts_module().summarize(verdicts)
         self._update(phase="done", done=len(verdicts), message="preview", force=True)
         return Preview(verdicts, summary)
+
+    def _prior(self) -> dict[tuple[str, str], PriorState]:
+        """The state of the last sync, with SMS opt-outs made in Dotdigital since read back."""
+        st, env = self.services.state, self.services.env_key
+        prior = st.prior(env)
+        refresh_sms_opt_outs(self.services.dotdigital, st, env, prior)
+        return prior
 
     # ------------------------------------------------------------ Dotdigital setup
 
@@ -315,13 +332,20 @@ class Engine:
                 status = "cancelled"
                 return summary
             cfg = self.ensure_remote()
-            records = self.read_records()
+            records = self.read_records("full" if full else "incremental")
             if self._cancelled():
                 status = "cancelled"
                 return summary
             self._update(phase="checking", total=len(records), done=0, message="", force=True)
-            verdicts = self.classify(records, st.prior(env), cfg, full=full)
+            prior = self._prior()
+            verdicts = self.classify(records, prior, cfg, full=full)
+            carried = self._carry(records, prior, verdicts)
             self._send(run_id, verdicts, summary)
+            summary.read = dict(self.reader.methods) if self.reader else {}
+            summary.unchanged += carried["unchanged"]
+            summary.skipped += carried["skipped"]
+            if not self._cancelled() and self.reader is not None:
+                self.reader.commit()  # the imports are done: the next run starts from here
             if not self._cancelled() and self.selected_lists:
                 self.mirrored = mirror_lists(self.services.dotdigital, self.selected_lists,
                                              self.members, self.list_ids, st.prior(env))
@@ -342,6 +366,19 @@ class Engine:
             st.finish_run(run_id, status, counts, dataverse_requests=summary.dataverse_requests,
                           dotdigital_calls=summary.dotdigital_calls)
             self._update(phase="done", message=status, force=True)
+
+    def _carry(self, records: list[CrmRecord], prior: dict[tuple[str, str], PriorState],
+               verdicts: list[RecordVerdict]) -> dict[str, int]:
+        """After an incremental read: guard the identifiers of records not read, and count
+        those records by their last outcome."""
+        reader = self.reader
+        if reader is None or not reader.incremental:
+            return {"unchanged": 0, "skipped": 0}
+        read = {(r.entity, r.id.lower()) for r in records}
+        gone = {(e, i.lower()) for e, i in reader.deleted} | {(e, i.lower()) for e, i in reader.out_of_scope}
+        unread = {k for k in prior if (k[0], k[1].lower()) not in read and (k[0], k[1].lower()) not in gone}
+        hold_known_identifiers(verdicts, prior, unread)
+        return carried_counts(prior, unread)
 
     def _send(self, run_id: int, verdicts: list[RecordVerdict], summary: RunSummary) -> None:
         st, env = self.services.state, self.services.env_key

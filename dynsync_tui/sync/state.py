@@ -55,6 +55,10 @@ CREATE TABLE IF NOT EXISTS batches (
     PRIMARY KEY (run_id, batch_no)
 );
 CREATE INDEX IF NOT EXISTS batches_status ON batches (status);
+CREATE TABLE IF NOT EXISTS cursors (
+    env_key TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (env_key, name)
+);
 """
 
 
@@ -295,6 +299,36 @@ class StateStore:
         with self._tx() as db:
             db.executemany("UPDATE records SET sms_opted_out=? WHERE env_key=? AND entity=? AND id=?",
                            [(int(value), env_key, e, i) for e, i in keys])
+
+    def forget_records(self, env_key: str, keys: Iterable[tuple[str, str]]) -> int:
+        """Drop records deleted in Dynamics (their Dotdigital contacts stay: one-way sync
+        never deletes). Returns how many were known."""
+        with self._tx() as db:
+            before = db.total_changes
+            db.executemany("DELETE FROM records WHERE env_key=? AND entity=? AND lower(id)=lower(?)",
+                           [(env_key, e, i) for e, i in keys])
+            return db.total_changes - before
+
+    # ------------------------------------------------------------ read cursors
+
+    def cursor(self, env_key: str, name: str) -> str | None:
+        """A stored read position: a change-tracking deltaLink, a ``modifiedon`` watermark,
+        the time of the last SMS status check (``name`` says which, per table and columns)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM cursors WHERE env_key=? AND name=?",
+                                   (env_key, name)).fetchone()
+        return row[0] if row else None
+
+    def set_cursors(self, env_key: str, values: dict[str, str | None]) -> None:
+        """Store (or with None drop) read positions, all in one transaction."""
+        stamp = now_iso()
+        with self._tx() as db:
+            for name, value in values.items():
+                if value is None:
+                    db.execute("DELETE FROM cursors WHERE env_key=? AND name=?", (env_key, name))
+                else:
+                    db.execute("INSERT OR REPLACE INTO cursors (env_key, name, value, updated_at) "
+                               "VALUES (?,?,?,?)", (env_key, name, value, stamp))
 
     # ------------------------------------------------------------ runs
 

@@ -81,11 +81,14 @@ class FakeDotdigital:
         self.books.append(book)
         return book
 
-    def contacts(self, list_id=None, limit=1000):
+    def contacts(self, list_id=None, limit=1000, include=None, modified_since=None):
         self.calls += 1
         for c in self.people.values():
             if list_id is None or list_id in c.get("lists", []):
-                yield {"contactId": c["contactId"], "identifiers": c["identifiers"]}
+                item = {"contactId": c["contactId"], "identifiers": c["identifiers"]}
+                if include and "sms" in c:
+                    item["channelProperties"] = {"sms": {"status": c["sms"]}}
+                yield item
 
     def remove_from_address_book(self, list_id, ids):
         self.calls += 1

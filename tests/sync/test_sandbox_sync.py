@@ -121,7 +121,10 @@ def test_seeded_sandbox_sync_then_nothing_to_send(tmp_path):
         second = engine_for(cfg, services).sync()
         assert (second.created, second.updated) == (0, 0)
         assert second.unchanged == first.created + first.updated
-        assert services.dotdigital.calls == calls_before  # nothing sent, nothing polled
+        # nothing sent, nothing polled: one read of the SMS statuses changed since the first run
+        assert services.dotdigital.calls == calls_before + 1
+        assert second.read == {"contact": "delta", "lead": "delta"}  # change tracking
+        assert second.dataverse_requests == 2  # one delta page per table
         assert len(sb.dotdigital_contacts()) == len(contacts)
         services.close()
     finally:
