@@ -15,6 +15,7 @@ from dynsync_tui.tui.messages import RunRecordsLoaded, RunsLoaded, get
 from dynsync_tui.tui.screens.base import WizardScreen
 
 RUN_COLUMNS = ("Run", "Started", "Status", "Created", "Updated", "Unchanged", "Skipped", "Failed", "Seconds")
+SHOWN = 2000
 RECORD_COLUMNS = ("Entity", "Id", "Email", "Outcome", "Reason / failure")
 
 
@@ -123,10 +124,14 @@ class RunsScreen(WizardScreen):
         self.run_io(work, group="run-records", description="Reading the run's records failed")
 
     def on_run_records_loaded(self, message: RunRecordsLoaded) -> None:
+        """Failed records first, then skips, then the rest; at most SHOWN rows (a DataTable)."""
         table = self.query_one("#records", DataTable)
         table.clear()
-        for rec in message.records[:5000]:
+        order = {"failed": 0, "skip": 1}
+        ranked = sorted(message.records, key=lambda r: order.get(get(r, "verdict", get(r, "outcome")), 2))
+        for rec in ranked[:SHOWN]:
             table.add_row(*record_row(rec))
-        more = len(message.records) - 5000
-        self.set_status(f"Run {message.run_id}: {len(message.records):,} records"
-                        + (f" (first 5,000 shown, {more:,} more)" if more > 0 else "") + ".")
+        failed = sum(1 for r in message.records if get(r, "verdict", get(r, "outcome")) == "failed")
+        more = len(message.records) - SHOWN
+        self.set_status(f"Run {message.run_id}: {len(message.records):,} records, {failed:,} failed (shown first)"
+                        + (f"; first {SHOWN:,} shown, {more:,} more" if more > 0 else "") + ".")

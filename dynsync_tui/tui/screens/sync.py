@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -39,7 +40,7 @@ def summary_text(summary: Any, cancelled: bool) -> str:
     run = get(summary, "run_id")
     seconds = get(summary, "seconds", 0.0) or 0.0
     return (f"{head}{f' (run {run})' if run is not None else ''} in {seconds:.1f} s — "
-            f"{counters_text(summary)}.  Press 7 for Runs.")
+            f"{counters_text(summary)}.  [@click=app.goto('runs')]Open the run[/] (7).")
 
 
 class SyncScreen(WizardScreen):
@@ -148,7 +149,7 @@ class SyncScreen(WizardScreen):
         self.query_one("#phase", Static).update("Cancelled." if message.cancelled else "Done.")
         self.query_one("#counters", Static).update(counters_text(message.summary))
         self.query_one("#summary", Static).update(text)
-        log.write_line(text)
+        log.write_line(Text.from_markup(text).plain)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
