@@ -154,7 +154,7 @@ def cmd_preview(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
     if args.export is not None:
         write_csv(args.export, preview.verdicts)
     summary = preview.summary
-    logs.log.info("preview: %d records, counts %s", summary.total, summary.counts)
+    logs.log_summary("preview", summary)
     if args.json:
         print(json.dumps(summary.to_json(), indent=2, ensure_ascii=False))
     else:

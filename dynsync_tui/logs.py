@@ -23,9 +23,12 @@ from typing import Any
 LOGGER = "dynsync"
 log = logging.getLogger(LOGGER)
 
-_EMAIL = re.compile(r"(?<![\w.%+-])([\w.%+-])[\w.%+-]*(@|%40)([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})")
-# A run of digits with the separators people type; checked for 7+ digits before masking.
-_PHONE = re.compile(r"(?<![\w/=.:-])(\+|00)?\(?\d[\d \t().-]{5,}\d(?![\w])")
+# An email (a local part, then @ or its URL form %40, then the domain if there is one: broken
+# addresses like "ann@" are masked too).
+_EMAIL = re.compile(r"(?<![\w.%+-])([\w.%+-])[\w.%+-]*(@|%40)((?:[\w-]+\.)*[\w-]+)?")
+# A run of digits with the separators people type; masked when it holds 7 digits or more.
+_PHONE = re.compile(r"(?<![\w/.:-])(\+)?\(?\d[\d \t().-]{5,}\d(?![\w])")
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[\w.~+/=-]+")
 _JWT = re.compile(r"\beyJ[\w-]{8,}\.[\w-]+\.?[\w-]*")
@@ -35,24 +38,31 @@ _SECRET_PAIR = re.compile(
 
 
 def mask_email(match: re.Match[str]) -> str:
-    return f"{match.group(1)}***{match.group(2)}{match.group(3)}"
+    return f"{match.group(1)}***{match.group(2)}{match.group(3) or ''}"
 
 
 def mask_phone(match: re.Match[str]) -> str:
+    """``+447700900333`` → ``+44*******333``; ``07700 900333`` → ``0*******333``."""
     text = match.group(0)
     digits = re.sub(r"\D", "", text)
     if len(digits) < 7 or _DATE.search(text):
         return text
-    plus = "+" if match.group(1) else ""
-    if match.group(1) == "00":
-        digits = digits[2:]
-    keep_head = 2 if plus else 1
-    return plus + digits[:keep_head] + "*" * (len(digits) - keep_head - 3) + digits[-3:]
+    head = 2 if match.group(1) else 1
+    return ("+" if match.group(1) else "") + digits[:head] + "*" * (len(digits) - head - 3) + digits[-3:]
+
+
+def _mask_piece(text: str) -> str:
+    return _PHONE.sub(mask_phone, _EMAIL.sub(mask_email, text))
 
 
 def mask_pii(text: str) -> str:
-    """``text`` with emails and phone numbers masked."""
-    return _PHONE.sub(mask_phone, _EMAIL.sub(mask_email, text))
+    """``text`` with emails and phone numbers masked (GUIDs, dates and times left alone)."""
+    out, last = [], 0
+    for m in _GUID.finditer(text):
+        out += [_mask_piece(text[last:m.start()]), m.group(0)]
+        last = m.end()
+    out.append(_mask_piece(text[last:]))
+    return "".join(out)
 
 
 _SECRETS: set[str] = set()
@@ -163,4 +173,14 @@ def event_logger(then: Callable[[Any], None] | None = None) -> Callable[[Any], N
     return on_event
 
 
-__all__ = ["LOGGER", "PiiFilter", "RunLog", "add_secrets", "event_logger", "log", "mask_pii", "scrub_secrets", "start"]
+def log_summary(what: str, summary: Any) -> None:
+    """A preview's counts, then its samples (entity, id, email, raw mobile) per code: the
+    lines most worth masking, and the ones that explain a skip when someone asks why."""
+    log.info("%s: %d records, counts %s", what, summary.total, dict(summary.counts))
+    for code, rows in (getattr(summary, "samples", None) or {}).items():
+        for row in rows:
+            log.info("sample %s: %s %s email=%s mobile=%s", code, row.get("entity"), row.get("id"),
+                     row.get("email"), row.get("raw_mobile"))
+
+
+__all__ = ["LOGGER", "PiiFilter", "RunLog", "add_secrets", "event_logger", "log", "log_summary", "mask_pii", "scrub_secrets", "start"]
