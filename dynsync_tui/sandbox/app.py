@@ -21,7 +21,8 @@ from dynsync_tui.sandbox.dotdigital import REGION as DD_REGION
 from dynsync_tui.sandbox.dotdigital import DotdigitalApi, v2_error, v3_error
 from dynsync_tui.sandbox.metadata import ENTITIES
 from dynsync_tui.sandbox.seed import LOOKUP_TYPE, generate
-from dynsync_tui.sandbox.server import Faults, HttpsApp, Request, Response
+from dynsync_tui.sandbox.faults import FaultPlanError, Faults
+from dynsync_tui.sandbox.server import HttpsApp, Request, Response
 from dynsync_tui.sandbox.store import Store
 
 DEFAULT_SIZE = 3000
@@ -124,6 +125,7 @@ class Sandbox:
         self.dotdigital = DotdigitalApi(self.account, meta["api_user"], api_password)
         app = _App(meta["tenant_id"])
         app.faults = self._faults
+        self._faults.expire_tokens, self._faults.account = self.tokens.expire_all, self.account
         for part in (self.tokens, self.dataverse, self.dotdigital):
             part.register(app.router)
         cert = self.home / "cert.pem"
@@ -295,12 +297,15 @@ def _digest(records: dict[str, list[dict]]) -> str:
     return hashlib.sha256(json.dumps(records, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def serve(home: Path, data_dir: Path | None, reset: bool, port: int = 0) -> int:
-    """``dynsync sandbox``: run until Ctrl-C. Returns the exit code."""
+def serve(home: Path, data_dir: Path | None, reset: bool, port: int = 0,
+          faults: Path | None = None) -> int:
+    """``dynsync sandbox``: run until Ctrl-C (``faults``: a TOML fault plan). Returns the exit code."""
     try:
         sb = Sandbox(home, data_dir=data_dir, reset=reset)
+        if faults is not None:
+            sb.faults.load_file(faults)
         info = sb.start(port)
-    except SandboxDataError as exc:
+    except (SandboxDataError, FaultPlanError) as exc:
         print(f"dynsync sandbox: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -337,9 +337,12 @@ class DotdigitalAccount:
         summary = {"newContacts": 0, "updatedContacts": 0, "globallySuppressed": 0,
                    "invalidEntries": 0, "duplicateIdentifiers": 0}
         touched: dict[int, dict] = {}
+        forced = rec.get("_row_failures") or {}  # injected by a fault plan: index → code
         with self.lock:
-            for item in rec["_contacts"]:
+            for n, item in enumerate(rec["_contacts"]):
                 try:
+                    if str(n) in forced:
+                        raise RowFailure(forced[str(n)], "Injected row failure.")
                     kind, c = self.upsert(item, rec["_merge"])
                 except RowFailure as f:
                     ids = dict(item.get("identifiers") or {}) if isinstance(item, dict) else {}

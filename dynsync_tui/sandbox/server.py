@@ -4,7 +4,6 @@ into ``Request``, routed by regex, with fault injection and a request log."""
 from __future__ import annotations
 
 import json
-import random
 import re
 import socket
 import ssl
@@ -15,6 +14,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from dynsync_tui.sandbox.faults import Fault, Faults  # noqa: F401  (Faults was defined here)
 
 JSON = "application/json; charset=utf-8"
 
@@ -60,92 +61,6 @@ class HttpError(Exception):
 
 
 Handler = Callable[[Request, "re.Match[str]"], Response]
-
-
-@dataclass
-class Fault:
-    method: str
-    pattern: re.Pattern[str]
-    status: int
-    times: int
-    retry_after: float | None = None
-    body: Any = None
-    delay: float = 0.0
-    drop: bool = False
-    truncate: bool = False
-    rate: float = 1.0
-    hits: int = 0
-
-
-class Faults:
-    """Injected failures. ``add`` one per (method, path regex searched in path + query); each
-    fires ``times`` times (``times=-1``: until cleared), on a ``rate`` share of the matching
-    requests (deterministic: a seeded RNG). ``status=0`` passes the request through after
-    ``delay``; ``drop=True`` closes the connection without answering; ``truncate=True``
-    announces the full body but sends half of it; ``body`` may be a dict (JSON) or a
-    str/bytes sent as is (e.g. a gateway's HTML page)."""
-
-    def __init__(self, seed: int = 0) -> None:
-        self._faults: list[Fault] = []
-        self._lock = threading.Lock()
-        self._rng = random.Random(seed)
-
-    def seed(self, seed: int) -> None:
-        with self._lock:
-            self._rng = random.Random(seed)
-
-    def add(self, method: str, path_regex: str, status: int, times: int = 1, *,
-            retry_after: float | None = None, body: Any = None, delay: float = 0.0,
-            drop: bool = False, truncate: bool = False, rate: float = 1.0) -> Fault:
-        f = Fault(method.upper(), re.compile(path_regex), status, times, retry_after, body, delay,
-                  drop, truncate, rate)
-        with self._lock:
-            self._faults.append(f)
-        return f
-
-    def load(self, plan: list[dict]) -> None:
-        """Add faults from a plan (e.g. parsed TOML): each entry holds ``add``'s arguments by
-        name. A bad entry raises ValueError naming the entry and the key."""
-        names = {"method", "path_regex", "status", "times", "retry_after", "body", "delay",
-                 "drop", "truncate", "rate"}
-        for i, entry in enumerate(plan, start=1):
-            unknown = sorted(set(entry) - names)
-            if unknown:
-                raise ValueError(f"fault #{i}: unknown key {unknown[0]!r} (known: {', '.join(sorted(names))})")
-            missing = [k for k in ("method", "path_regex", "status") if k not in entry]
-            if missing:
-                raise ValueError(f"fault #{i}: missing key {missing[0]!r}")
-            try:
-                re.compile(entry["path_regex"])
-            except re.error as exc:
-                raise ValueError(f"fault #{i}: path_regex is not a regular expression ({exc})") from None
-            if not 0.0 <= float(entry.get("rate", 1.0)) <= 1.0:
-                raise ValueError(f"fault #{i}: rate must be between 0 and 1")
-            self.add(**entry)
-
-    def injected(self) -> int:
-        with self._lock:
-            return sum(f.hits for f in self._faults)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def pending(self) -> int:
-        with self._lock:
-            return sum(f.times for f in self._faults if f.times > 0)
-
-    def take(self, method: str, target: str) -> Fault | None:
-        with self._lock:
-            for f in self._faults:
-                if f.times != 0 and f.method in ("*", method) and f.pattern.search(target):
-                    if f.rate < 1.0 and self._rng.random() >= f.rate:
-                        continue
-                    if f.times > 0:
-                        f.times -= 1
-                    f.hits += 1
-                    return f
-        return None
 
 
 class Router:
@@ -273,14 +188,12 @@ class HttpsApp:
                       dict(parse_qsl(parts.query, keep_blank_values=True)), h.headers, body)
         self.request_log.append((h.command, target))
         fault = self.faults.take(h.command, target)
-        if fault and fault.delay:
+        if fault:
+            self.faults.before(fault)
+        if fault and fault.delay and not fault.after:
             time.sleep(fault.delay)
-        if fault and fault.drop:
-            h.close_connection = True
-            try:
-                h.request.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        if fault and fault.drop and not fault.after:
+            self._drop(h)
             return
         try:
             if fault and fault.status:
@@ -298,15 +211,28 @@ class HttpsApp:
             resp = exc.response
         except Exception as exc:  # a sandbox bug: answer 500 rather than hang the client
             resp = self.error_for(req, 500, f"sandbox error: {type(exc).__name__}: {exc}")
+        if fault:  # the request took effect: faults on the answer only from here
+            self.faults.handled(fault, h.command, target, resp.status, resp.body)
+            if fault.after and fault.delay:
+                time.sleep(fault.delay)
+            if fault.after and fault.drop:
+                self._drop(h)
+                return
         self._send(h, resp, truncate=bool(fault and fault.truncate))
+
+    @staticmethod
+    def _drop(h: _Handler) -> None:
+        h.close_connection = True
+        try:
+            h.request.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def fault_response(self, req: Request, fault: Fault) -> Response:
         resp = self.error_for(req, fault.status, f"Injected fault {fault.status}")
         if fault.body is not None:
             resp.body = fault.body
-        if fault.retry_after is not None:
-            ra = fault.retry_after
-            resp.headers["Retry-After"] = str(int(ra) if float(ra).is_integer() else ra)
+        resp.headers.update(self.faults.headers(fault))
         return resp
 
     @staticmethod
