@@ -201,10 +201,11 @@ class DotdigitalClient:
                     continue
             raise err
 
-    def _json(self, method: str, path: str, **kw: Any) -> Any:
-        """The JSON of a successful call (None when empty). An unreadable answer to a GET is
-        asked for again; to anything else it is an error (the caller decides about re-sending)."""
-        tries = self.retry.attempts if method == "GET" else 1
+    def _json(self, method: str, path: str, *, resend: bool = False, **kw: Any) -> Any:
+        """The JSON of a successful call (None when empty). An unreadable answer to a GET (or
+        to a call that is safe to ``resend``) is asked for again; to anything else it is an
+        error (the caller decides about re-sending)."""
+        tries = self.retry.attempts if method == "GET" or resend else 1
         for attempt in range(1, tries + 1):
             resp = self._request(method, path, **kw)
             if not resp.content:
@@ -308,7 +309,8 @@ class DotdigitalClient:
         if not contacts:
             raise QueryError("an import needs at least one contact", service="Dotdigital")
         data = self._json("PUT", "/contacts/v3/import", json={"mergeOption": merge_option, "contacts": contacts},
-                          what=f"import of {len(contacts)} contacts", wait_if_busy=wait_if_busy) or {}
+                          what=f"import of {len(contacts)} contacts", wait_if_busy=wait_if_busy,
+                          resend=True) or {}  # an upsert matched by identifier: safe to send again
         if not data.get("importId"):
             raise ConnectorError("Dotdigital accepted the import but sent no importId", service="Dotdigital")
         return str(data["importId"])
