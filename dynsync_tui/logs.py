@@ -27,7 +27,7 @@ log = logging.getLogger(LOGGER)
 # addresses like "ann@" are masked too).
 _EMAIL = re.compile(r"(?<![\w.%+-])([\w.%+-])[\w.%+-]*(@|%40)((?:[\w-]+\.)*[\w-]+)?")
 # A run of digits with the separators people type; masked when it holds 7 digits or more.
-_PHONE = re.compile(r"(?<![\w/.:-])(\+)?\(?\d[\d \t().-]{5,}\d(?![\w])")
+_PHONE = re.compile(r"(?<![\w/.:-])(\+)?\(?\d[\d \t\u00a0\u2007\u202f().\-\u2010-\u2015]{5,}\d(?![\w])")
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[\w.~+/=-]+")
