@@ -44,6 +44,7 @@ class DynamicsSettings:
     certificate_path: str = ""  # PEM private key or .pfx
     certificate_thumbprint: str = ""
     ca_file: str = ""  # an extra certificate to trust (a standalone sandbox)
+    authority: str = ""  # "" = https://login.microsoftonline.com/<tenant_id>; a sandbox or sovereign cloud
     page_size: int = 5000
     include_inactive: bool = False
     activation_column: str = ""  # the list column that says "Activated for Email"
@@ -169,6 +170,9 @@ def from_dict(data: dict[str, Any], src: str = "<config>") -> Config:
             raise ConfigError(f"{src}: [dynamics] page_size must be 1 to 5000")
         if cfg.dynamics.environment_url and not cfg.dynamics.environment_url.startswith("https://"):
             raise ConfigError(f"{src}: [dynamics] environment_url must start with https://")
+        if cfg.dynamics.authority and not cfg.dynamics.authority.startswith("https://"):
+            raise ConfigError(f"{src}: [dynamics] authority must start with https:// "
+                              "(e.g. https://login.microsoftonline.com/<tenant id>)")
     if "dotdigital" in data:
         cfg.dotdigital = _section(DotdigitalSettings, data["dotdigital"], "dotdigital", src)
     if "validation" in data:

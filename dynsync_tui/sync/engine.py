@@ -294,18 +294,30 @@ class Engine:
         """While running, the connectors' waits (throttling, backoff) stop on our cancel and
         are reported as progress messages."""
         saved = []
-        for client in (self.services.dataverse, self.services.dotdigital):
-            pacer = getattr(client, "pacer", None)
-            if pacer is None:
+
+        def chained(before: Any) -> Callable[[float, str], None]:
+            def on_wait(seconds: float, why: str) -> None:
+                if before is not None:
+                    before(seconds, why)
+                self._update(message=why, force=True)
+            return on_wait
+
+        tokens = getattr(self.services.dataverse, "tokens", None)  # a device-code sign-in
+        for obj in (getattr(self.services.dataverse, "pacer", None),
+                    getattr(self.services.dotdigital, "pacer", None), tokens):
+            if obj is None or not hasattr(obj, "cancel"):
                 continue
-            saved.append((pacer, pacer.cancel, pacer.on_wait))
-            pacer.cancel = pacer.cancel or self.cancel
-            pacer.on_wait = pacer.on_wait or (lambda _s, why: self._update(message=why, force=True))
+            saved.append((obj, obj.cancel, getattr(obj, "on_wait", None)))
+            obj.cancel = self.cancel
+            if hasattr(obj, "on_wait"):
+                obj.on_wait = chained(obj.on_wait)
         try:
             yield
         finally:
-            for pacer, cancel, on_wait in saved:
-                pacer.cancel, pacer.on_wait = cancel, on_wait
+            for obj, cancel, on_wait in saved:
+                obj.cancel = cancel
+                if hasattr(obj, "on_wait"):
+                    obj.on_wait = on_wait
 
     def sync(self, full: bool = False) -> RunSummary:
         """One run: finish an interrupted run's imports, then read, classify, send, record."""

@@ -36,9 +36,32 @@ def test_missing_settings_are_named(tmp_path):
     with pytest.raises(ConfigError, match=r"\[dotdigital\] api_user"):
         build_services(cfg, paths_mod.resolve(tmp_path), secrets=SECRETS)
     cfg = real_config()
-    cfg.dynamics.auth = "device_code"
-    with pytest.raises(ConfigError, match="headless"):
+    cfg.dynamics.client_id = ""
+    with pytest.raises(ConfigError, match=r"\[dynamics\] client_id"):
         build_services(cfg, paths_mod.resolve(tmp_path), secrets=SECRETS)
+    cfg = real_config()
+    cfg.dynamics.tenant_id = ""
+    with pytest.raises(ConfigError, match=r"\[dynamics\] tenant_id"):
+        build_services(cfg, paths_mod.resolve(tmp_path), secrets=SECRETS)
+    cfg.dynamics.authority = "https://login.microsoftonline.us/tenant-1"  # an authority stands in for it
+    build_services(cfg, paths_mod.resolve(tmp_path), secrets=SECRETS).close()
+
+
+def test_public_client_modes_need_no_client_secret(tmp_path):
+    from dynsync_tui.connectors.auth_public import PublicTokens
+
+    for mode in ("device_code", "interactive"):
+        cfg = real_config()
+        cfg.dynamics.auth = mode
+        services = build_services(cfg, paths_mod.resolve(tmp_path), cancel=None,
+                                  secrets={"DYNSYNC_DOTDIGITAL_PASSWORD": "pa55word"})
+        try:
+            tokens = services.dataverse.tokens
+            assert isinstance(tokens, PublicTokens) and tokens.mode == mode
+            assert tokens.authority == "https://login.microsoftonline.com/tenant-1"
+            assert tokens.cache.path == paths_mod.resolve(tmp_path).token_cache
+        finally:
+            services.close()
 
 
 def test_real_environment_services_keep_secrets_out_of_state(tmp_path):
