@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 LOGGER = "dynsync"
+SECRET_ENV = ("DYNSYNC_CLIENT_SECRET", "DYNSYNC_DOTDIGITAL_PASSWORD", "DYNSYNC_CERT_PASSPHRASE")
 log = logging.getLogger(LOGGER)
 
 # An email (a local part, then @ or its URL form %40, then the domain if there is one: broken
@@ -130,6 +131,7 @@ def _open_private(path: Path) -> Any:
 def start(log_dir: Path, command: str, *, pii: bool = False, verbose: bool = False) -> RunLog:
     """Open this run's log file in ``log_dir`` (and, with ``verbose``, echo to stderr).
     A log folder that cannot be written costs the file, never the run."""
+    add_secrets(*(os.environ.get(name) for name in SECRET_ENV))
     filt = PiiFilter(pii=pii)
     run = RunLog(None, filt)
     try:

@@ -4,6 +4,7 @@ write (through a mock transport: no network)."""
 from __future__ import annotations
 
 import logging
+import re
 import stat
 
 import httpx
@@ -117,3 +118,24 @@ def test_request_lines_carry_no_headers_or_bodies(tmp_path) -> None:
     assert "retry-after=3" in text
     for leak in ("very-secret-token", "Bearer", "shh-123456", "tok-123456", "ann@example.com"):
         assert leak not in text
+
+
+def test_verbose_echoes_the_masked_log_and_errors_are_logged(tmp_path, monkeypatch, capsys) -> None:
+    from dynsync_tui import cli
+
+    monkeypatch.setenv("DYNSYNC_HOME", str(tmp_path))
+    monkeypatch.setenv("DYNSYNC_CLIENT_SECRET", "env-secret-4711")
+    assert cli.main(["preview", "--sandbox", "--verbose"]) == 0
+    err = capsys.readouterr().err
+    assert "GET /api/data/v9.2/contacts?$select=" in err and "end: exit code 0" in err
+    assert re.search(r"email=\w\*\*\*@", err)
+    assert cli.main(["preview", "--sandbox", "--country", "ZZ"]) == 2
+    [refused] = sorted((tmp_path / "logs").glob("*.log"))[-1:]
+    text = refused.read_text(encoding="utf-8")
+    assert "ERROR dynsync: --country 'ZZ'" in text and "end: exit code 2" in text
+    run = logs.start(tmp_path / "logs", "unit")  # the secrets in the environment are blanked
+    try:
+        logs.log.info("leak? %s", "env-secret-4711")
+    finally:
+        run.close()
+    assert "leak? ***" in run.path.read_text(encoding="utf-8")
