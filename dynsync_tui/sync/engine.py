@@ -21,8 +21,8 @@ from dynsync_tui.connectors.errors import Cancelled
 from dynsync_tui.core import plan as plan_mod
 from dynsync_tui.core.config import Config, to_dict
 from dynsync_tui.core.mappings import IDENTIFIER_LABELS
-from dynsync_tui.core.records import CrmRecord, PriorState, RecordVerdict
 from dynsync_tui.core.reasons import Reason, Verdict
+from dynsync_tui.core.records import CrmRecord, PriorState, RecordVerdict
 from dynsync_tui.sync.events import Progress, Rate, Throttle
 from dynsync_tui.sync.imports import ImportRunner, InFlight, PollPolicy
 from dynsync_tui.sync.mirror import MirrorResult, mirror_lists

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from dynsync_tui.core.mappings import Mapping
-from dynsync_tui.sync.reading import Reader, cursor_name
 from dynsync_tui.core.plan import entity_plan
+from dynsync_tui.sync.reading import Reader, cursor_name
 
 from .test_sandbox_sync import Sandbox, connect, engine_for, write_contacts
 

@@ -87,7 +87,8 @@ def test_certificate_sign_in(sb, tmp_path):
     assert sb.register_certificate(cert_pem).upper() == thumb
     (tmp_path / "app.pem").write_bytes(key_pem + cert_pem)
     cfg = real_config(info, auth="certificate", certificate_path=str(tmp_path / "app.pem"))
-    services = build_services(cfg, paths_mod.resolve(tmp_path), secrets={"DYNSYNC_DOTDIGITAL_PASSWORD": info.api_password})
+    secrets = {"DYNSYNC_DOTDIGITAL_PASSWORD": info.api_password}
+    services = build_services(cfg, paths_mod.resolve(tmp_path), secrets=secrets)
     try:
         assert services.dataverse.whoami()["OrganizationId"] == info.org_id
         assert services.dataverse.tokens.acquired == 1
