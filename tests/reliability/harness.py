@@ -14,6 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
+import random
+import signal
+import subprocess
+import sys
 import time
 import types
 from collections import Counter
@@ -33,6 +38,7 @@ from dynsync_tui.sandbox import Sandbox
 from dynsync_tui.sync.engine import Engine
 from dynsync_tui.sync.imports import PollPolicy
 from dynsync_tui.sync.services import build_services
+from dynsync_tui.sync.state import StateStore
 
 SEED = 20261203
 LISTS = ("Newsletter – UK", "Contacts in Germany")  # one static, one dynamic list of the seed
@@ -261,3 +267,64 @@ def run_under(kind: str, plan: list[dict[str, Any]], root: Path, size: int, ref:
     finally:
         sb.stop()
 
+
+
+# ---------------------------------------------------------------- the kill test
+
+KILL_CONFIG = "[sync]\nbatch_size = 100\n"  # ~16 imports of the CLI's 3k seed: many points to die at
+
+
+def _dynsync(home: Path) -> subprocess.Popen:
+    exe = Path(sys.executable).with_name("dynsync")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "dynsync_tui"]
+    env = {**os.environ, "DYNSYNC_HOME": str(home)}
+    return subprocess.Popen(cmd + ["sync", "--sandbox", "--yes", "--json"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def full_run(home: Path) -> float:
+    t0 = time.monotonic()
+    proc = _dynsync(home)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    return time.monotonic() - t0
+
+
+def new_home(path: Path) -> Path:
+    path.mkdir(parents=True)
+    (path / "config.toml").write_text(KILL_CONFIG, encoding="utf-8")
+    return path
+
+
+def final_state(home: Path) -> tuple[dict, int, list[str], list[str]]:
+    """(contacts, duplicates, state problems, run statuses) of a home after its runs."""
+    sb = Sandbox(home / "sandbox")  # the same seed and size as the CLI's: reopens, not reseeds
+    sb.start()
+    try:
+        with StateStore(home / "state.db") as st:
+            env = f"sandbox:{sb.info.org_id}"
+            prior, failures = st.prior(env), st.failures(env)
+            runs = [r.status for r in st.runs(env)]
+        return contacts(sb), duplicates(sb, prior), problems(sb, prior, failures), runs
+    finally:
+        sb.stop()
+
+
+def kill_trial(home: Path, seed: int, seconds: float, kills: int) -> int:
+    """Start ``dynsync sync`` ``kills`` times, SIGKILL each at a seeded random point of a run
+    that takes ``seconds`` uninterrupted. → how many were killed (the rest finished first)."""
+    rng = random.Random(seed)
+    killed = 0
+    for _ in range(kills):
+        proc = _dynsync(home)
+        try:
+            proc.wait(timeout=rng.uniform(0.15, 0.9) * seconds)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
+            killed += 1
+        else:
+            assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+        if proc.stderr:
+            proc.stderr.close()
+    return killed
