@@ -20,13 +20,13 @@ from typing import Any
 from dynsync_tui.connectors.errors import Cancelled
 from dynsync_tui.core import plan as plan_mod
 from dynsync_tui.core.config import Config, to_dict
-from dynsync_tui.core.mappings import IDENTIFIER_LABELS
 from dynsync_tui.core.reasons import Reason, Verdict
 from dynsync_tui.core.records import CrmRecord, PriorState, RecordVerdict
 from dynsync_tui.sync.events import Progress, Rate, Throttle
 from dynsync_tui.sync.imports import ImportRunner, InFlight, PollPolicy
 from dynsync_tui.sync.mirror import MirrorResult, mirror_lists
 from dynsync_tui.sync.reading import Reader, carried_counts, hold_known_identifiers
+from dynsync_tui.sync.remote import ensure_fields, resolve_lists
 from dynsync_tui.sync.services import Services
 from dynsync_tui.sync.sms import refresh_sms_opt_outs
 from dynsync_tui.sync.state import Outcome
@@ -224,44 +224,12 @@ class Engine:
         looks lists up by name, so unchanged records hash the same as in a sync."""
         dd = self.services.dotdigital
         before = _count(dd, "calls")
-        minimum = self._ensure_fields(dd) if create else 0
-        cfg = self.config
-        if cfg.consent.mode == "lists" and cfg.consent.lists:
-            books: dict[str, Any] | None = None
-            resolved = []
-            for sel in cfg.consent.lists:
-                dd_id = sel.dotdigital_list_id
-                if dd_id is None:
-                    name = sel.dotdigital_list_name or sel.name or f"Dynamics {sel.dynamics_list_id}"
-                    if books is None:
-                        books = {str(b.get("name", "")).lower(): b for b in dd.address_books()}
-                        minimum += 1
-                    book = books.get(name.lower())
-                    if book is None and create:
-                        book = books[name.lower()] = dd.create_address_book(name)
-                        minimum += 1
-                    dd_id = int(book["id"]) if book else None
-                if dd_id is not None:
-                    self.list_ids[sel.dynamics_list_id] = dd_id
-                resolved.append(dataclasses.replace(sel, dotdigital_list_id=dd_id))
-            cfg = dataclasses.replace(cfg, consent=dataclasses.replace(cfg.consent, lists=resolved))
+        minimum = ensure_fields(dd, self.config) if create else 0
+        cfg, list_ids, lists_minimum = resolve_lists(dd, self.config, create)
+        self.list_ids.update(list_ids)
         self.setup_calls += _count(dd, "calls") - before
-        self.setup_minimum += minimum
+        self.setup_minimum += minimum + lists_minimum
         return cfg
-
-    def _ensure_fields(self, dd: Any) -> int:
-        """Create the mapped data fields Dotdigital lacks; returns the calls that took."""
-        labels: list[str] = []
-        for m in self.config.mappings:
-            if m.label not in IDENTIFIER_LABELS and m.label.upper() not in (x.upper() for x in labels):
-                labels.append(m.label)
-        if not labels:
-            return 0
-        have = {str(f.get("name", "")).upper() for f in dd.data_fields()}
-        missing = [label for label in labels if label.upper() not in have]
-        for label in missing:
-            dd.create_data_field(label, "String")
-        return 1 + len(missing)
 
     # ------------------------------------------------------------ sync
 
