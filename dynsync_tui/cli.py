@@ -31,15 +31,20 @@ class CliError(Exception):
 # ---------------------------------------------------------------- arguments
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sandbox", action="store_true", help="use the built-in sandbox (the default with no config)")
-    p.add_argument("--data", metavar="DIR", type=Path, help="sandbox: load CSV files from DIR instead of the seed")
-    p.add_argument("--config", metavar="PATH", type=Path, help="TOML config file (default: the one in the dynsync home)")
-    p.add_argument("--country", metavar="CODE|off", help="default country for mobile validation, or off")
-    p.add_argument("--record-country", metavar="FIELD", help="use the record's country from this CRM field")
-    p.add_argument("--state", metavar="PATH", type=Path, help="sync state file (default: the one in the dynsync home)")
-    p.add_argument("--log-pii", action="store_true", help="don't mask emails and phone numbers in the run log")
-    p.add_argument("--verbose", action="store_true", help="also print the run log to stderr")
+def _common(p: argparse.ArgumentParser, sub: bool = False) -> None:
+    """The shared flags. On a command (``sub``) they default to "not given", so a flag written
+    before the command is not overwritten by the command's own default."""
+    d: dict[str, Any] = {"default": argparse.SUPPRESS} if sub else {}
+    p.add_argument("--sandbox", action="store_true", help="use the built-in sandbox (the default with no config)", **d)
+    p.add_argument("--data", metavar="DIR", type=Path, help="sandbox: load CSV files from DIR instead of the seed", **d)
+    p.add_argument("--config", metavar="PATH", type=Path,
+                   help="TOML config file (default: the one in the dynsync home)", **d)
+    p.add_argument("--country", metavar="CODE|off", help="default country for mobile validation, or off", **d)
+    p.add_argument("--record-country", metavar="FIELD", help="use the record's country from this CRM field", **d)
+    p.add_argument("--state", metavar="PATH", type=Path,
+                   help="sync state file (default: the one in the dynsync home)", **d)
+    p.add_argument("--log-pii", action="store_true", help="don't mask emails and phone numbers in the run log", **d)
+    p.add_argument("--verbose", action="store_true", help="also print the run log to stderr", **d)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,12 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="{preview,sync,sandbox}")
 
     pv = sub.add_parser("preview", help="show which records would sync, and which would be skipped and why")
-    _common(pv)
+    _common(pv, sub=True)
     pv.add_argument("--json", action="store_true", help="print the counts as JSON")
     pv.add_argument("--export", metavar="FILE.csv", type=Path, help="write one row per record to a CSV file")
 
     sy = sub.add_parser("sync", help="run a one-off sync")
-    _common(sy)
+    _common(sy, sub=True)
     sy.add_argument("--yes", action="store_true", help="don't ask for confirmation (required when not on a terminal)")
     sy.add_argument("--json", action="store_true", help="print the summary as JSON")
     sy.add_argument("--full", action="store_true", help="send every record, even unchanged ones")

@@ -185,4 +185,5 @@ def log_summary(what: str, summary: Any) -> None:
                      row.get("email"), row.get("raw_mobile"))
 
 
-__all__ = ["LOGGER", "PiiFilter", "RunLog", "add_secrets", "event_logger", "log", "log_summary", "mask_pii", "scrub_secrets", "start"]
+__all__ = ["LOGGER", "PiiFilter", "RunLog", "add_secrets", "event_logger", "log", "log_summary", "mask_pii",
+           "scrub_secrets", "start"]

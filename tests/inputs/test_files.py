@@ -150,3 +150,10 @@ def test_bad_sandbox_csv(run_cli, home, tmp_path, content, needle) -> None:
 def test_missing_data_folder(run_cli, home, tmp_path) -> None:
     res = run_cli(home, "preview", "--sandbox", "--data", str(tmp_path / "nope"))
     _check_refused(res, "no such folder", str(tmp_path / "nope"))
+
+
+@pytest.mark.parametrize("argv", [["--country", "ZZ", "preview"], ["preview", "--country", "ZZ"]],
+                         ids=["before_command", "after_command"])
+def test_flags_count_before_or_after_the_command(run_cli, home, argv) -> None:
+    """A flag given before the command is not silently dropped by the command's defaults."""
+    _check_refused(run_cli(home, *argv, "--sandbox"), "--country 'ZZ'")
