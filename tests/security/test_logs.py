@@ -139,3 +139,14 @@ def test_verbose_echoes_the_masked_log_and_errors_are_logged(tmp_path, monkeypat
     finally:
         run.close()
     assert "leak? ***" in run.path.read_text(encoding="utf-8")
+
+
+def test_waits_are_logged(tmp_path) -> None:
+    from dynsync_tui.connectors.http import Pacer
+
+    run = logs.start(tmp_path, "unit")
+    try:
+        Pacer(sleep=lambda _s: None).wait(2.5, "Dotdigital throttled (429), resuming in 3 s")
+    finally:
+        run.close()
+    assert "wait 2.5s: Dotdigital throttled (429), resuming in 3 s" in run.path.read_text(encoding="utf-8")
