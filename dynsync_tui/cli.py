@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -281,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # one line, never a traceback
         code = error_code(exc)  # type: ignore[assignment]
         if code is None:
+            logs.log.error("internal error: %s: %s", type(exc).__name__, exc)
             code = _internal_error(exc, paths)
             return code
         logs.log.error("%s", exc)
@@ -297,7 +299,7 @@ def _internal_error(exc: BaseException, paths: paths_mod.Paths) -> int:
 
     log = paths.log_dir / "crash.log"
     try:
-        with open(log, "a", encoding="utf-8") as fh:
+        with open(log, "a", encoding="utf-8", opener=lambda p, f: os.open(p, f, 0o600)) as fh:
             traceback.print_exception(exc, file=fh)
         where = f" (details in {log})"
     except OSError:

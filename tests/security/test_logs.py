@@ -150,3 +150,19 @@ def test_waits_are_logged(tmp_path) -> None:
     finally:
         run.close()
     assert "wait 2.5s: Dotdigital throttled (429), resuming in 3 s" in run.path.read_text(encoding="utf-8")
+
+
+def test_internal_error_goes_to_private_files_masked(tmp_path, monkeypatch, capsys) -> None:
+    from dynsync_tui import cli
+
+    def boom(*_a):
+        raise RuntimeError("bug near ann@example.com")
+
+    monkeypatch.setenv("DYNSYNC_HOME", str(tmp_path))
+    monkeypatch.setitem(cli.COMMANDS, "preview", boom)
+    assert cli.main(["preview"]) == cli.EXIT_INTERNAL
+    assert "Traceback" not in capsys.readouterr().err
+    crash = tmp_path / "logs" / "crash.log"
+    assert stat.S_IMODE(crash.stat().st_mode) == 0o600 and "RuntimeError" in crash.read_text()
+    [run_log] = (tmp_path / "logs").glob("dynsync-*.log")
+    assert "internal error: RuntimeError: bug near a***@example.com" in run_log.read_text(encoding="utf-8")
