@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 LOGGER = "dynsync"
+KEEP_RUNS = 200  # run logs kept in the log folder
 SECRET_ENV = ("DYNSYNC_CLIENT_SECRET", "DYNSYNC_DOTDIGITAL_PASSWORD", "DYNSYNC_CERT_PASSPHRASE")
 log = logging.getLogger(LOGGER)
 
@@ -128,9 +129,17 @@ def _open_private(path: Path) -> Any:
     return os.fdopen(fd, "a", encoding="utf-8")
 
 
-def start(log_dir: Path, command: str, *, pii: bool = False, verbose: bool = False) -> RunLog:
-    """Open this run's log file in ``log_dir`` (and, with ``verbose``, echo to stderr).
-    A log folder that cannot be written costs the file, never the run."""
+def prune(log_dir: Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` run logs (a scheduled sync must not fill the disk)."""
+    runs = sorted(log_dir.glob("dynsync-*.log"), key=lambda p: (p.stat().st_mtime, p.name))
+    for old in runs[: max(0, len(runs) - keep)]:
+        old.unlink(missing_ok=True)
+
+
+def start(log_dir: Path, command: str, *, pii: bool = False, verbose: bool = False,
+          keep: int = KEEP_RUNS) -> RunLog:
+    """Open this run's log file in ``log_dir`` (and, with ``verbose``, echo to stderr), keeping
+    the newest ``keep`` run logs. A log folder that cannot be written costs the file, never the run."""
     add_secrets(*(os.environ.get(name) for name in SECRET_ENV))
     filt = PiiFilter(pii=pii)
     run = RunLog(None, filt)
@@ -139,6 +148,7 @@ def start(log_dir: Path, command: str, *, pii: bool = False, verbose: bool = Fal
         os.chmod(log_dir, 0o700)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         path = log_dir / f"dynsync-{stamp}-{os.getpid()}-{command}.log"
+        prune(log_dir, keep - 1)
         handler: logging.Handler = logging.StreamHandler(_open_private(path))
         run.path = path
         run.handlers.append(handler)

@@ -4,6 +4,7 @@ write (through a mock transport: no network)."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import stat
 
@@ -166,3 +167,16 @@ def test_internal_error_goes_to_private_files_masked(tmp_path, monkeypatch, caps
     assert stat.S_IMODE(crash.stat().st_mode) == 0o600 and "RuntimeError" in crash.read_text()
     [run_log] = (tmp_path / "logs").glob("dynsync-*.log")
     assert "internal error: RuntimeError: bug near a***@example.com" in run_log.read_text(encoding="utf-8")
+
+
+def test_old_run_logs_are_pruned(tmp_path) -> None:
+    for i in range(5):
+        old = tmp_path / f"dynsync-2026010{i}-000000-1-sync.log"
+        old.write_text("x")
+        os.utime(old, (1_700_000_000 + i, 1_700_000_000 + i))
+    (tmp_path / "crash.log").write_text("kept")
+    run = logs.start(tmp_path, "unit", keep=3)
+    run.close()
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["crash.log", "dynsync-20260103-000000-1-sync.log", "dynsync-20260104-000000-1-sync.log",
+                     run.path.name]
