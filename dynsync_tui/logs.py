@@ -121,6 +121,8 @@ class RunLog:
             log.removeHandler(h)
             h.close()
         self.handlers.clear()
+        if not log.handlers:
+            log.setLevel(logging.NOTSET)  # back to quiet: request lines cost nothing again
 
 
 def _open_private(path: Path) -> Any:
