@@ -19,9 +19,9 @@ from dynsync_tui.sandbox.dd_account import DotdigitalAccount
 from dynsync_tui.sandbox.dotdigital import PREFIX as DD_PREFIX
 from dynsync_tui.sandbox.dotdigital import REGION as DD_REGION
 from dynsync_tui.sandbox.dotdigital import DotdigitalApi, v2_error, v3_error
+from dynsync_tui.sandbox.faults import FaultPlanError, Faults
 from dynsync_tui.sandbox.metadata import ENTITIES
 from dynsync_tui.sandbox.seed import LOOKUP_TYPE, generate
-from dynsync_tui.sandbox.faults import FaultPlanError, Faults
 from dynsync_tui.sandbox.server import HttpsApp, Request, Response
 from dynsync_tui.sandbox.store import Store
 
@@ -125,7 +125,8 @@ class Sandbox:
         self.dotdigital = DotdigitalApi(self.account, meta["api_user"], api_password)
         app = _App(meta["tenant_id"])
         app.faults = self._faults
-        self._faults.expire_tokens, self._faults.account = self.tokens.expire_all, self.account
+        self._faults.expire_tokens = self.tokens.expire_all
+        self.account.on_import = self._faults.on_import
         for part in (self.tokens, self.dataverse, self.dotdigital):
             part.register(app.router)
         cert = self.home / "cert.pem"

@@ -78,6 +78,7 @@ class DotdigitalAccount:
         self.suppressed = {r["email"]: r for r in store.dd_load("suppressed")}  # account-wide
         self.next_contact = max(self.contacts, default=815000) + 1
         self.forced_outcomes: list[str] = []  # next imports end like this (e.g. RejectedByWatchdog)
+        self.on_import: Any = None  # called with each new import record before it is queued
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -282,6 +283,8 @@ class DotdigitalAccount:
         iid = str(uuid.uuid4())
         rec = {"importId": iid, "status": "NotFinished", "_merge": merge, "_contacts": contacts,
                "_at": time.time()}
+        if self.on_import is not None:  # fault injection: hold the import, fail some rows
+            self.on_import(rec)
         with self.lock:
             self.imports[iid] = rec
             self.store.dd_save("import", [(iid, rec)])

@@ -48,7 +48,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-IMPORT_PATH = re.compile(r"/contacts/v3/import/?(?:\?|$)")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "*")
 _TYPES: dict[str, tuple[type, ...]] = {
     "name": (str,), "method": (str,), "path_regex": (str,), "status": (int,), "times": (int,),
@@ -177,7 +176,7 @@ class Faults:
         self._rng = random.Random(seed)
         self._seed = seed
         self.expire_tokens: Callable[[], None] | None = None  # wired by the Sandbox
-        self.account: Any = None  # the DotdigitalAccount, for import faults
+        self._current = threading.local()  # the fault firing on this thread's request
 
     def seed(self, seed: int) -> None:
         with self._lock:
@@ -250,9 +249,10 @@ class Faults:
 
     # ------------------------------------------------------------ hooks for the server
 
-    def before(self, fault: Fault) -> None:
-        """Just before the request is handled."""
-        if fault.expire_token and self.expire_tokens is not None:
+    def before(self, fault: Fault | None) -> None:
+        """Just before a request is handled (on the thread that handles it)."""
+        self._current.fault = fault
+        if fault is not None and fault.expire_token and self.expire_tokens is not None:
             self.expire_tokens()
 
     def headers(self, fault: Fault) -> dict[str, str]:
@@ -267,28 +267,24 @@ class Faults:
                         "X-RateLimit-Reset": str(reset), "X-RateLimit-Scope": "injected"})
         return out
 
-    def handled(self, fault: Fault, method: str, target: str, status: int, body: Any) -> None:
-        """After the real handler answered: import faults act on the import it started."""
-        if not (fault.hold or fault.row_failures) or self.account is None:
+    def handled(self) -> None:
+        """After the real handler answered."""
+        self._current.fault = None
+
+    def on_import(self, rec: dict[str, Any]) -> None:
+        """Called by the Dotdigital account with a new import, before it is queued: when the
+        request that started it is under a hold / row_failures fault, apply it."""
+        fault = getattr(self._current, "fault", None)
+        if fault is None or not (fault.hold or fault.row_failures):
             return
-        if method != "PUT" or status != 202 or not IMPORT_PATH.search(target):
-            return
-        iid = body.get("importId") if isinstance(body, dict) else None
-        acct = self.account
-        with acct.lock:
-            rec = acct.imports.get(iid)
-            if rec is None or rec.get("status") != "NotFinished":
-                return
-            rows = len(rec.get("_contacts") or [])
-            with self._lock:
-                failing = sorted(self._rng.sample(range(rows), round(rows * fault.row_failures)))
-                fault.hits += 1
-                fault.rows_failed += len(failing)
-            if fault.hold:
-                rec["_at"] = rec.get("_at", 0) + fault.hold
-            if failing:
-                rec["_row_failures"] = {str(i): fault.row_failure_code for i in failing}
-            acct.store.dd_save("import", [(iid, rec)])
+        rows = len(rec.get("_contacts") or [])
+        with self._lock:
+            failing = sorted(self._rng.sample(range(rows), round(rows * fault.row_failures)))
+            fault.hits += 1
+            fault.rows_failed += len(failing)
+        rec["_at"] = rec.get("_at", 0) + fault.hold
+        if failing:
+            rec["_row_failures"] = {str(i): fault.row_failure_code for i in failing}
 
 
 __all__ = ["Fault", "FaultPlanError", "Faults", "KEYS", "read_plan"]

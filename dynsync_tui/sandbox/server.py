@@ -188,8 +188,7 @@ class HttpsApp:
                       dict(parse_qsl(parts.query, keep_blank_values=True)), h.headers, body)
         self.request_log.append((h.command, target))
         fault = self.faults.take(h.command, target)
-        if fault:
-            self.faults.before(fault)
+        self.faults.before(fault)
         if fault and fault.delay and not fault.after:
             time.sleep(fault.delay)
         if fault and fault.drop and not fault.after:
@@ -212,7 +211,7 @@ class HttpsApp:
         except Exception as exc:  # a sandbox bug: answer 500 rather than hang the client
             resp = self.error_for(req, 500, f"sandbox error: {type(exc).__name__}: {exc}")
         if fault:  # the request took effect: faults on the answer only from here
-            self.faults.handled(fault, h.command, target, resp.status, resp.body)
+            self.faults.handled()
             if fault.after and fault.delay:
                 time.sleep(fault.delay)
             if fault.after and fault.drop:
