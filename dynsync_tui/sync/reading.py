@@ -82,6 +82,7 @@ class Reader:
         self.out_of_scope: set[tuple[str, str]] = set()  # changed rows no longer active
         self.methods: dict[str, str] = {}  # entity → full | delta | watermark | plain
         self.expired: list[str] = []  # tables whose stored deltaLink was rejected
+        self.refused: list[str] = []  # tables whose tracked read was refused (400/403)
 
     @property
     def incremental(self) -> bool:
@@ -118,8 +119,18 @@ class Reader:
                     yield from self._apply_changes(ep, name, changes)
                     return
             self.methods[ep.entity] = "full"
-            yield from self._tracked_full(ep, name)
-            return
+            pages = self._tracked_full(ep, name)
+            try:
+                first = next(pages, None)
+            except ConnectorError as exc:
+                if exc.status not in (400, 403):
+                    raise
+                self.refused.append(ep.entity)  # tracked reads refused (role, org setting): watermark
+            else:
+                if first is not None:
+                    yield first
+                yield from pages
+                return
         name = cursor_name("watermark", ep)
         mark = self.state.cursor(self.env_key, name) if self.mode == "incremental" else None
         self.methods[ep.entity] = "watermark" if mark else "full"

@@ -170,3 +170,12 @@ def test_sms_opt_out_in_dotdigital_shows_in_the_preview_and_stays(sb, tmp_path):
     again = engine_for(cfg, services).preview()
     assert not any("sms_opted_out" in v.flags for v in again.verdicts)
     services.close()
+
+
+def test_a_refused_tracked_read_falls_back_to_the_watermark(sb, tmp_path):
+    cfg, services = connect(sb, tmp_path / "home", first_name=True)
+    sb.faults.add("GET", r"/contacts\?\$select=[^&]*$", 403, times=1)  # the tracked read has no $filter
+    first = engine_for(cfg, services).sync()
+    assert first.status == "ok" and first.created == 10 and first.read["contact"] == "full"
+    assert services.state.cursor(services.env_key, cursor_name("delta", entity_plan(cfg, "contact"))) is None
+    services.close()
