@@ -25,7 +25,7 @@ from dynsync_tui.core.records import CrmRecord, PriorState, RecordVerdict
 from dynsync_tui.sync.events import Progress, Rate, Throttle
 from dynsync_tui.sync.imports import ImportRunner, InFlight, PollPolicy
 from dynsync_tui.sync.mirror import MirrorResult, mirror_lists
-from dynsync_tui.sync.reading import Reader, carried_counts, hold_known_identifiers
+from dynsync_tui.sync.reading import Reader, carried_counts, hold_known_identifiers, settings_fingerprint
 from dynsync_tui.sync.remote import ensure_fields, resolve_lists
 from dynsync_tui.sync.services import Services
 from dynsync_tui.sync.sms import refresh_sms_opt_outs
@@ -153,7 +153,8 @@ class Engine:
         if members:
             mode = "plain"
         reader = self.reader = Reader(self.services.dataverse, self.services.state, self.services.env_key,
-                                      mode=mode, include_inactive=self.config.dynamics.include_inactive)
+                                      mode=mode, include_inactive=self.config.dynamics.include_inactive,
+                                      fingerprint=settings_fingerprint(self.config))
         seen: dict[tuple[str, str], CrmRecord] = {}
         for ep in plan_mod.build_plan(self.config):
             for page in reader.pages(ep):

@@ -44,8 +44,23 @@ def columns_hash(ep: EntityPlan) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def cursor_name(kind: str, ep: EntityPlan) -> str:
-    return f"{kind}:{ep.entity}:{columns_hash(ep)}"
+def settings_fingerprint(config: Any) -> str:
+    """What else decides the verdicts besides the rows: mappings, validation, consent, the
+    change policies, the phonenumbers version. A change means a full read (every record is
+    judged again), like a changed column set."""
+    from dynsync_tui.core.config import to_dict
+    from dynsync_tui.core.phone import PHONENUMBERS_VERSION
+
+    d = to_dict(config)
+    sync = {k: v for k, v in d.get("sync", {}).items() if k not in ("batch_size", "imports_in_flight")}
+    keep = {k: d.get(k) for k in ("validation", "mappings", "consent")}
+    blob = json.dumps({**keep, "sync": sync, "phonenumbers": PHONENUMBERS_VERSION}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def cursor_name(kind: str, ep: EntityPlan, fingerprint: str = "") -> str:
+    """``delta:contact:<columns>:<settings>``: one position per table, query and settings."""
+    return f"{kind}:{ep.entity}:{columns_hash(ep)}:{fingerprint}"
 
 
 def _minus_skew(stamp: str) -> str:
@@ -72,10 +87,11 @@ class Reader:
     """Pages of ``(plan, rows)`` for one run, and what the run learned about positions."""
 
     def __init__(self, dataverse: Any, state: Any, env_key: str, *, mode: str = "plain",
-                 include_inactive: bool = False) -> None:
+                 include_inactive: bool = False, fingerprint: str = "") -> None:
         if mode not in MODES:
             raise ValueError(f"read mode {mode!r}")
         self.dv, self.state, self.env_key, self.mode = dataverse, state, env_key, mode
+        self.fingerprint = fingerprint
         self.include_inactive = include_inactive
         self.pending: dict[str, str | None] = {}  # cursor name → new value (None: drop)
         self.deleted: list[tuple[str, str]] = []  # (entity, id) deleted in Dynamics
@@ -104,7 +120,7 @@ class Reader:
             yield from self.dv.iter_pages(ep.entity_set, **ep.query())
             return
         if self._tracking(ep):
-            name = cursor_name("delta", ep)
+            name = cursor_name("delta", ep, self.fingerprint)
             link = self.state.cursor(self.env_key, name) if self.mode == "incremental" else None
             base = str(getattr(self.dv, "base_url", "") or "")
             if link and base and not link.startswith("https://"):
@@ -131,7 +147,7 @@ class Reader:
                     yield first
                 yield from pages
                 return
-        name = cursor_name("watermark", ep)
+        name = cursor_name("watermark", ep, self.fingerprint)
         mark = self.state.cursor(self.env_key, name) if self.mode == "incremental" else None
         self.methods[ep.entity] = "watermark" if mark else "full"
         yield from self._watermark(ep, name, mark)
@@ -276,4 +292,5 @@ def carried_counts(prior: dict[tuple[str, str], Any], unread: set[tuple[str, str
             out["skipped"] += 1
     return out
 
-__all__ = ["ID_CHUNK", "MODES", "Reader", "carried_counts", "columns_hash", "cursor_name", "hold_known_identifiers"]
+__all__ = ["ID_CHUNK", "MODES", "Reader", "carried_counts", "columns_hash", "cursor_name", "hold_known_identifiers",
+           "settings_fingerprint"]

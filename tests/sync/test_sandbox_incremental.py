@@ -7,7 +7,7 @@ import pytest
 
 from dynsync_tui.core.mappings import Mapping
 from dynsync_tui.core.plan import entity_plan
-from dynsync_tui.sync.reading import Reader, cursor_name
+from dynsync_tui.sync.reading import Reader, cursor_name, settings_fingerprint
 
 from .test_sandbox_sync import Sandbox, connect, engine_for, write_contacts
 
@@ -24,6 +24,10 @@ def sb(tmp_path):
     sandbox.start()
     yield sandbox
     sandbox.stop()
+
+
+def position(kind: str, cfg) -> str:
+    return cursor_name(kind, entity_plan(cfg, "contact"), settings_fingerprint(cfg))
 
 
 def contact_gets(sb) -> list[str]:
@@ -59,7 +63,7 @@ def test_expired_change_token_and_full_read_everything(sb, tmp_path):
     cfg, services = connect(sb, tmp_path / "home", first_name=True)
     st, env = services.state, services.env_key
     engine_for(cfg, services).sync()
-    name = cursor_name("delta", entity_plan(cfg, "contact"))
+    name = position("delta", cfg)
     link = st.cursor(env, name)
     assert link and "$deltatoken=" in link and not link.startswith("https://")  # stored relative
     st.set_cursors(env, {name: link.split("$deltatoken=")[0] + "$deltatoken=99999999%2102%2F12%2F2026"})
@@ -79,7 +83,7 @@ def test_cancelled_run_keeps_the_old_position(sb, tmp_path):
     cfg, services = connect(sb, tmp_path / "home", first_name=True, batch_size=2)
     st, env = services.state, services.env_key
     engine_for(cfg, services).sync()
-    name = cursor_name("delta", entity_plan(cfg, "contact"))
+    name = position("delta", cfg)
     before = st.cursor(env, name)
     for i in range(4):
         sb.update_record("contact", cid(i), firstname=f"Changed{i}")
@@ -107,7 +111,7 @@ def test_watermark_when_the_table_has_no_change_tracking(sb, tmp_path, monkeypat
     cfg, services = connect(sb, tmp_path / "home", first_name=True)
     sb.update_record("contact", cid(0), firstname="Zero")  # CSV rows carry no modifiedon; this one does
     engine_for(cfg, services).sync()
-    assert services.state.cursor(services.env_key, cursor_name("watermark", entity_plan(cfg, "contact")))
+    assert services.state.cursor(services.env_key, position("watermark", cfg))
     sb.update_record("contact", cid(5), firstname="Fifth")
     sb.request_log.clear()
     second = engine_for(cfg, services).sync()
@@ -177,5 +181,16 @@ def test_a_refused_tracked_read_falls_back_to_the_watermark(sb, tmp_path):
     sb.faults.add("GET", r"/contacts\?\$select=[^&]*$", 403, times=1)  # the tracked read has no $filter
     first = engine_for(cfg, services).sync()
     assert first.status == "ok" and first.created == 10 and first.read["contact"] == "full"
-    assert services.state.cursor(services.env_key, cursor_name("delta", entity_plan(cfg, "contact"))) is None
+    assert services.state.cursor(services.env_key, position("delta", cfg)) is None
+    services.close()
+
+
+def test_changed_settings_mean_a_full_read(sb, tmp_path):
+    cfg, services = connect(sb, tmp_path / "home", first_name=True)
+    engine_for(cfg, services).sync()
+    assert engine_for(cfg, services).sync().read["contact"] == "delta"
+    cfg.validation.default_country = None  # every record is judged again
+    assert engine_for(cfg, services).sync().read["contact"] == "full"
+    cfg.sync.batch_size = 3  # how we send does not change what we send
+    assert engine_for(cfg, services).sync().read["contact"] == "delta"
     services.close()
