@@ -93,7 +93,8 @@ def _tokens(config: Config, paths: Any, secrets: Mapping[str, str] | None, *,
 
 def build_services(config: Config, paths: Any, *, sandbox_info: Any = None,
                    secrets: Mapping[str, str] | None = None, prompt: Prompt | None = None,
-                   on_device_code: Any = None, cancel: threading.Event | None = None) -> Services:
+                   on_device_code: Any = None, cancel: threading.Event | None = None,
+                   on_wait: Callable[[float, str], None] | None = None) -> Services:
     """Connect to the sandbox (``sandbox_info`` given) or to the configured Dynamics
     environment and Dotdigital account. Raises ConfigError (one line) when a setting or a
     secret is missing.
@@ -101,7 +102,9 @@ def build_services(config: Config, paths: Any, *, sandbox_info: Any = None,
     ``prompt(text) -> str`` is asked for a secret missing from the environment (None: no
     terminal, so a missing secret is an error). ``on_device_code(message, flow)`` shows the
     device-code sign-in message (default: stderr). ``cancel`` stops a device-code sign-in and
-    every connector wait (the Engine also wires its own cancel and progress while it runs)."""
+    every connector wait; ``on_wait(seconds, why)`` hears of each wait ("throttled, resuming in
+    N s") outside a run. While an Engine runs, its own cancel stands in for ``cancel`` and its
+    progress events are told of each wait as well (both restored after the run)."""
     from dynsync_tui.connectors.auth import ConfidentialTokens
     from dynsync_tui.connectors.dataverse import DataverseClient
     from dynsync_tui.connectors.dotdigital import DotdigitalClient
@@ -113,9 +116,9 @@ def build_services(config: Config, paths: Any, *, sandbox_info: Any = None,
         tokens = ConfidentialTokens(info.dataverse_url, info.authority, info.client_id,
                                     info.client_secret, ca_file=info.ca_file)
         dataverse = DataverseClient(info.dataverse_url, tokens, ca_file=info.ca_file,
-                                    page_size=dyn.page_size, cancel=cancel)
-        dotdigital = DotdigitalClient(info.api_user, info.api_password,
-                                      endpoint=info.dotdigital_url, ca_file=info.ca_file, cancel=cancel)
+                                    page_size=dyn.page_size, cancel=cancel, on_wait=on_wait)
+        dotdigital = DotdigitalClient(info.api_user, info.api_password, endpoint=info.dotdigital_url,
+                                      ca_file=info.ca_file, cancel=cancel, on_wait=on_wait)
         env_key, label = f"sandbox:{info.org_id}", f"Sandbox (org {info.org_id})"
     else:
         if not dyn.environment_url:
@@ -130,9 +133,9 @@ def build_services(config: Config, paths: Any, *, sandbox_info: Any = None,
         tokens = _tokens(config, paths, secrets, prompt=prompt, on_device_code=on_device_code, cancel=cancel)
         password = _secret(secrets, DOTDIGITAL_PASSWORD_ENV, "the Dotdigital API password", src, prompt)
         dataverse = DataverseClient(dyn.environment_url, tokens, ca_file=dyn.ca_file or None,
-                                    page_size=dyn.page_size, cancel=cancel)
+                                    page_size=dyn.page_size, cancel=cancel, on_wait=on_wait)
         dotdigital = DotdigitalClient(dd.api_user, password, endpoint=dd.endpoint, region_url=dd.region_url,
-                                      ca_file=dd.ca_file or None, cancel=cancel)
+                                      ca_file=dd.ca_file or None, cancel=cancel, on_wait=on_wait)
         env_key = env_key_for(dyn.environment_url, dd.api_user)
         label = dyn.environment_url.removeprefix("https://").rstrip("/")
     state = StateStore(paths.state_file)

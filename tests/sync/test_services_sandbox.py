@@ -153,3 +153,24 @@ def test_throttled_mid_paging_shows_resuming_and_cancel_ends_the_wait(tmp_path):
     finally:
         services.close()
         sb.stop()
+
+
+def test_waits_outside_a_run_reach_on_wait_and_cancel(sb, tmp_path):
+    from dynsync_tui.connectors.errors import Cancelled
+
+    cancel, heard = threading.Event(), []
+
+    def on_wait(seconds: float, why: str) -> None:
+        heard.append(why)
+        cancel.set()  # "Cancel" in the connect screen
+    services = build_services(real_config(sb.info), paths_mod.resolve(tmp_path), sandbox_info=sb.info,
+                              cancel=cancel, on_wait=on_wait)
+    sb.faults.add("GET", r"/WhoAmI", 429, times=1, retry_after=20)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(Cancelled):
+            services.dataverse.whoami()
+        assert time.monotonic() - t0 < 5 and "resuming in" in heard[0]
+    finally:
+        sb.faults.clear()
+        services.close()
