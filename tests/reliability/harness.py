@@ -256,6 +256,8 @@ def run_under(kind: str, plan: list[dict[str, Any]], root: Path, size: int, ref:
         while runs <= max_reruns and (summary is None or summary.failed or summary.status != "ok"):
             summary, prior, failures = sync_once(sb, root / "home", cfg)
             runs += 1
+            if summary.failed == 0:
+                why += [f"after rerun: {p}" for p in problems(sb, prior, failures)[:5]]
         final = contacts(sb)
         lost = sum(1 for email, row in ref.state.items() if final.get(email) != row)
         extra = sum(1 for email in final if email not in ref.state)
