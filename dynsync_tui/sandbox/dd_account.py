@@ -364,10 +364,12 @@ class DotdigitalAccount:
                 (created if kind == "created" else updated).append(
                     {"contactId": c["contactId"], "identifiers": dict(c["identifiers"])})
                 summary["newContacts" if kind == "created" else "updatedContacts"] += 1
+            # Contacts on disk before anyone can see the import finished: a process killed
+            # in between reprocesses the import on restart (upserts: the same end state).
+            self.store.dd_save("contact", touched.items())
             rec.update(status="Finished", summary=summary, created=created, updated=updated,
                        failures=failures)
             rec.pop("_contacts", None)
-            self.store.dd_save("contact", touched.items())
             self.store.dd_save("import", [(rec["importId"], rec)])
 
 
