@@ -5,6 +5,12 @@ A run killed at any point resumes: batches whose import was started are polled t
 and applied before anything new is sent; batches journaled but never started are dropped
 (their records were not marked, so they are classified and sent again — an import is an
 upsert matched by email, so this cannot create duplicates).
+
+A sync reads incrementally (``sync.reading``: change tracking, else a ``modifiedon``
+watermark; ``full=True`` reads everything) and commits the new read positions only after its
+imports finished; records it did not read keep their last outcome. The preview always reads
+every record in scope. Before classifying, SMS opt-outs made in Dotdigital are read back into
+the state (``sync.sms``).
 """
 
 from __future__ import annotations
