@@ -127,13 +127,24 @@ def running_sandbox(paths: paths_mod.Paths, data: Path | None, needed: bool) -> 
         sb.stop()
 
 
-def _connect(cfg: Config, paths: paths_mod.Paths, info: Any, state: Path | None) -> Any:
+def _prompt_secret(text: str) -> str:
+    """Ask for a missing secret on the terminal (not echoed); it is kept out of the logs."""
+    import getpass
+
+    value = getpass.getpass(f"{text}: ")
+    logs.add_secrets(value)
+    return value
+
+
+def _connect(cfg: Config, paths: paths_mod.Paths, info: Any, state: Path | None,
+             *, can_prompt: bool = False) -> Any:
     from dynsync_tui.sync.services import build_services
 
     logs.add_secrets(getattr(info, "client_secret", None), getattr(info, "api_password", None))
     if state is not None:
         paths = paths_mod.Paths(paths.config_file, state, paths.token_cache, paths.sandbox_dir, paths.log_dir)
-    return build_services(cfg, paths, sandbox_info=info if cfg.is_sandbox else None)
+    prompt = _prompt_secret if can_prompt and sys.stdin.isatty() and sys.stderr.isatty() else None
+    return build_services(cfg, paths, sandbox_info=info if cfg.is_sandbox else None, prompt=prompt)
 
 
 def _checked(services: Any, cfg: Config) -> Any:
@@ -155,7 +166,7 @@ def cmd_preview(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
 
     cfg, _ = resolve_config(args, paths)
     with running_sandbox(paths, args.data, cfg.is_sandbox) as info:
-        services = _checked(_connect(cfg, paths, info, args.state), cfg)
+        services = _checked(_connect(cfg, paths, info, args.state, can_prompt=True), cfg)
         preview = Engine(cfg, services, on_event=logs.event_logger()).preview()
     if args.export is not None:
         write_csv(args.export, preview.verdicts)
@@ -185,7 +196,7 @@ def cmd_sync(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
             return EXIT_OK
     live = sys.stderr.isatty() and not args.json
     with running_sandbox(paths, args.data, cfg.is_sandbox) as info:
-        services = _checked(_connect(cfg, paths, info, args.state), cfg)
+        services = _checked(_connect(cfg, paths, info, args.state, can_prompt=True), cfg)
         engine = Engine(cfg, services, on_event=logs.event_logger(_progress_line if live else None))
         summary = engine.sync(full=args.full)
     if live:

@@ -172,11 +172,16 @@ def _normalise(raw: str, default_country: str | None, region: str | None) -> Pho
     if number is not None:
         region_code, kind = region_and_type(number)
     missing_plus = False
-    if kind == PhoneNumberType.UNKNOWN and validate and not international and _MISSING_PLUS.fullmatch(text):
-        # the digits only make a valid number as international: the "+" went missing
+    if validate and not international and _MISSING_PLUS.fullmatch(text) and kind not in MOBILE_TYPES:
+        # The "+" went missing when the digits only make a valid number as international, or
+        # when they start with the country's own calling code and read as a landline
+        # nationally but as a mobile internationally ("4917631199934" with country DE).
         alt = _parse("+" + text, None)
         alt_region, alt_kind = region_and_type(alt) if alt is not None else (None, kind)
-        if alt_kind != PhoneNumberType.UNKNOWN:
+        own_code = region is not None and text.startswith(str(phonenumbers.country_code_for_region(region)))
+        if alt_kind != PhoneNumberType.UNKNOWN and (
+            kind == PhoneNumberType.UNKNOWN or (own_code and alt_kind in MOBILE_TYPES)
+        ):
             number, region_code, kind, missing_plus = alt, alt_region, alt_kind, True
     valid = kind != PhoneNumberType.UNKNOWN
     if number is None or (validate and not valid):

@@ -81,6 +81,15 @@ def test_a_country_code_without_plus_is_shown_even_when_the_library_reads_it() -
     assert (result.e164, result.corrections) == ("+447411222333", ("447411222333 → +447411222333",))
 
 
+def test_own_calling_code_without_plus_reads_as_the_mobile_not_a_national_landline() -> None:
+    # "4917631199934" read nationally in DE is a landline; with its "+" back it is a DE mobile
+    result = normalise_mobile("4917631199934.0", "GB", "Germany")
+    assert (result.e164, result.reason) == ("+4917631199934", None)
+    assert result.corrections[-1] == "4917631199934 → +4917631199934"
+    # a national number that merely starts with other digits is left alone
+    assert normalise_mobile("020 7946 0321", "GB").reason == "not_mobile"
+
+
 def test_a_clean_number_has_no_corrections() -> None:
     assert normalise_mobile("07411 222333", "GB").corrections == ()
     assert normalise_mobile("+44 7411 222333", "GB").corrections == ()
