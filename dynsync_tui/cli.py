@@ -286,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = COMMANDS[args.command](args, paths)
         return code
+    except BrokenPipeError:  # `dynsync preview | head`: the reader left, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_OK
+        return code
     except KeyboardInterrupt:
         code = 130
         print("dynsync: interrupted", file=sys.stderr)

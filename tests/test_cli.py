@@ -100,3 +100,15 @@ def test_sync_without_yes_and_without_terminal_refuses(tmp_path: Path) -> None:
     res = run(tmp_path / "h", "sync", "--sandbox")
     assert res.returncode == 2
     assert "--yes" in res.stderr
+
+
+def test_preview_into_a_closed_pipe_is_quiet(home: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DYNSYNC_")}
+    env["DYNSYNC_HOME"] = str(home)
+    proc = subprocess.Popen([sys.executable, "-m", "dynsync_tui", "preview", "--sandbox"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before dynsync writes, like `| head -0`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0
+    assert "Broken pipe" not in err and "Traceback" not in err

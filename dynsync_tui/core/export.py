@@ -52,20 +52,26 @@ def write_csv(path: str | os.PathLike[str], verdicts: Iterable[RecordVerdict]) -
 
 
 def summary_lines(summary: Any, label: str = "") -> list[str]:
-    """The preview as text: header, counts per verdict and reason with their sentences, flags."""
+    """The preview as text: header, then what will be sent and what is skipped (counts, share,
+    the sentence for each code), then the flags on records that are still sent."""
     total = summary.total or 0
     head = f"Preview of {total} records" + (f" on {label}" if label else "")
-    lines = [head + f" (phonenumbers {summary.phonenumbers})", ""]
-    width = max((len(k) for k in summary.counts), default=8)
-    order = [v.value for v in Verdict if v is not Verdict.SKIP]
-    keys = [k for k in order if k in summary.counts] + sorted(k for k in summary.counts if k not in order)
-    for code in keys:
-        n = summary.counts[code]
-        kind = code if code in order else "skip"
-        pct = f"{100 * n / total:5.1f}%" if total else "   - "
-        lines.append(f"  {kind:<9} {code:<{width}} {n:>8} {pct}  {sentence(code)}")
-    if getattr(summary, "flags", None):
-        lines += ["", "Flags on records that will be sent:"]
-        for code, n in sorted(summary.flags.items()):
-            lines.append(f"  {code:<{width + 10}} {n:>8}         {sentence(code)}")
+    lines = [head + f" (phonenumbers {summary.phonenumbers})"]
+    width = max((len(k) for k in (*summary.counts, *getattr(summary, "flags", {}))), default=8)
+    positive = [v.value for v in Verdict if v is not Verdict.SKIP]
+    skipped = sorted((k for k in summary.counts if k not in positive), key=lambda k: -summary.counts[k])
+
+    def row(code: str, n: int) -> str:
+        pct = f"{100 * n / total:5.1f}%" if total else "     -"
+        return f"  {code:<{width}} {n:>8} {pct}  {sentence(code)}"
+
+    groups = [
+        ("Will be sent or left as is:", [k for k in positive if k in summary.counts], summary.counts),
+        ("Skipped:", skipped, summary.counts),
+        ("Flags on records that are still sent:", sorted(getattr(summary, "flags", {}) or {}),
+         getattr(summary, "flags", {}) or {}),
+    ]
+    for title, codes, counts in groups:
+        if codes:
+            lines += ["", title] + [row(code, counts[code]) for code in codes]
     return lines
