@@ -64,6 +64,7 @@ class DynsyncApp(App[None]):
         self._services: Any = None
         self._services_lock = threading.Lock()
         self.preview_result: Any = None  # the last preview, shared by preview and sync screens
+        self._saved_text = self._disk_text()  # the config as last loaded or saved: tells unsaved changes
         self.generation = 0  # bumped when the connection or the synced data changes: screens reload
 
     # ---------------------------------------------------------------- services (thread side)
@@ -92,8 +93,21 @@ class DynsyncApp(App[None]):
             return self.sandbox_label or "sandbox"
         return self.config.dynamics.environment_url
 
+    def _disk_text(self) -> str | None:
+        from dynsync_tui.core.config import dumps
+
+        return dumps(self.config)
+
+    @property
+    def dirty(self) -> bool:
+        """The config differs from what was last read from or written to disk."""
+        from dynsync_tui.core.config import dumps
+
+        return dumps(self.config) != self._saved_text
+
     def refresh_title(self) -> None:
-        self.sub_title = f"{self.environment} · {self.config_path.name}"
+        state = "unsaved changes" if self.dirty else ("saved" if self.config_path.exists() else "defaults")
+        self.sub_title = f"{self.environment} · {self.config_path.name} ({state})"
 
     # ---------------------------------------------------------------- navigation
 
@@ -101,6 +115,7 @@ class DynsyncApp(App[None]):
         from dynsync_tui.tui.screens import SCREEN_CLASSES
 
         self.refresh_title()
+        self.set_interval(0.5, self.refresh_title)  # the header says whether the config is saved
         for name, cls in SCREEN_CLASSES.items():
             self.install_screen(cls(), name)
         self.push_screen("connect")
@@ -129,6 +144,12 @@ class DynsyncApp(App[None]):
             return
         if current.query_one("#next").disabled or not current.before_next():
             return
+        was_dirty = self.dirty
+        error = self.try_save()  # moving on keeps the choices: headless runs see the same config
+        if error:
+            self.notify(error, title="Not saved", severity="warning")
+        elif was_dirty:
+            self.notify(f"Saved {self.config_path}", title="Config")
         self.action_goto(STEP_NAMES[current.step_no + 1])  # commit() runs again there: idempotent
 
     def action_back(self) -> None:
@@ -146,31 +167,64 @@ class DynsyncApp(App[None]):
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
 
     def action_save_config(self) -> None:
-        """Validate the mappings, then write the TOML; errors as one line."""
+        """Validate, then write the TOML; errors as one line."""
+        error = self.try_save()
+        if error:
+            self.notify(error, title="Not saved", severity="error")
+        else:
+            self.notify(f"Saved {self.config_path}", title="Config")
+
+    def try_save(self) -> str:
+        """Validate the config and write it atomically; '' when saved, else the problem in words."""
         from dynsync_tui.core.mappings import MappingError, validate_mappings
 
         consent = self.config.consent
         if consent.mode == "lists" and not consent.lists:
-            self.notify("Lists: pick at least one marketing list, or choose another option.",
-                        title="Not saved", severity="error")
-            return
+            return "Lists: pick at least one marketing list, or choose another option."
         if consent.mode == "field" and not consent.field:
-            self.notify("Lists: name the consent field, or choose another option.", title="Not saved",
-                        severity="error")
-            return
+            return "Lists: name the consent field, or choose another option."
         try:
             validate_mappings(self.config.mappings)
             self.save_config()
         except (MappingError, OSError) as exc:
-            self.notify(" ".join(str(exc).split()), title="Not saved", severity="error")
-            return
-        self.notify(f"Saved {self.config_path}", title="Config")
+            return " ".join(str(exc).split())
+        return ""
 
     def save_config(self) -> None:
         """Write the TOML atomically (core.config.save). Small and local: UI thread is fine."""
         from dynsync_tui.core.config import save
 
         save(self.config, self.config_path)
+        self._saved_text = self._disk_text()
+        self.refresh_title()
+
+    async def action_quit(self) -> None:
+        """Quit; with unsaved changes ask Save / Discard / Cancel first."""
+        from dynsync_tui.tui.widgets.confirm import ChoiceScreen
+
+        step = self.step
+        if step is None and self.screen.is_modal:
+            step = next((s for s in reversed(self.screen_stack) if isinstance(s, WizardScreen)), None)
+        if step is not None:
+            step.commit()  # what the form shows counts as a change
+        if not self.dirty:
+            self.exit()
+            return
+
+        def answer(choice: str | None) -> None:
+            if choice == "save":
+                error = self.try_save()
+                if error:
+                    self.notify(error, title="Not saved", severity="error")
+                    return
+                self.exit()
+            elif choice == "discard":
+                self.exit()
+
+        self.push_screen(ChoiceScreen(f"{self.config_path.name} has unsaved changes. Save them before quitting?",
+                                      [("save", "Save (s)", "success", "s"), ("discard", "Discard (d)", "error", "d"),
+                                       ("cancel", "Cancel (esc)", "primary", "c")],
+                                      default="cancel", cancel_id="cancel"), answer)
 
     def screen_named(self, name: str) -> Screen[Any]:
         return self.get_screen(name)

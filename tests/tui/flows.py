@@ -20,6 +20,20 @@ def text_of(app: Any, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).render())
 
 
+async def confirm_sync(app: Any, pilot: Any, *, start: bool = True) -> str:
+    """Start a sync (unless ``start`` is False: already asked) and answer Sync in the
+    confirmation; returns the question's text."""
+    if start:
+        app.screen.action_start()
+    await pilot.pause(0.05)
+    assert type(app.screen).__name__ == "ConfirmScreen", type(app.screen).__name__
+    assert app.screen.focused is app.screen.query_one("#no"), "Cancel has the focus"
+    question = str(app.screen.query_one("#question", Static).render())
+    await pilot.click("#yes")
+    await pilot.pause()
+    return question
+
+
 async def drive_full_flow(app: Any, pilot: Any) -> str:
     """Connect → country → mappings → lists → preview → sync; returns the summary text."""
     assert type(app.screen).__name__ == "ConnectScreen"
@@ -36,7 +50,7 @@ async def drive_full_flow(app: Any, pilot: Any) -> str:
     await pilot.press("ctrl+n")
     await settle(app, pilot)
     assert type(app.screen).__name__ == "SyncScreen"
-    await pilot.click("#start")
+    await confirm_sync(app, pilot)
     for _ in range(600):
         await settle(app, pilot, 0.05)
         if not app.screen.running:

@@ -12,7 +12,7 @@ from dynsync_tui.core.config import load
 from dynsync_tui.tui.widgets.preview_index import code_of
 from dynsync_tui.tui.widgets.verdict_table import VerdictTable
 from tests.tui.fakes import FakeEngine, fake_services, make_verdicts
-from tests.tui.flows import drive_full_flow, settle, text_of
+from tests.tui.flows import confirm_sync, drive_full_flow, settle, text_of
 
 SIZE = (100, 32)
 
@@ -197,7 +197,7 @@ async def test_cancel_sync(tui_app) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f6")
         await settle(app, pilot)
-        await pilot.click("#start")
+        await confirm_sync(app, pilot)
         await pilot.pause(0.1)
         await pilot.press("f7")  # leaving is refused while the sync runs
         await pilot.pause()
@@ -210,7 +210,7 @@ async def test_cancel_sync(tui_app) -> None:
         gate.set()
         await settle(app, pilot, 0.1)
         summary = text_of(app, "#summary")
-        assert summary.startswith("Sync cancelled"), summary
+        assert summary.startswith("Cancelled"), summary
         assert sum(counts_in(summary).values()) < 200
 
 
@@ -219,7 +219,7 @@ async def test_open_failed_record(tui_app) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f6")
         await settle(app, pilot)
-        await pilot.click("#start")
+        await confirm_sync(app, pilot)
         await settle(app, pilot, 0.2)
         await pilot.press("f7")
         await settle(app, pilot)
@@ -253,7 +253,7 @@ async def test_thread_checks_during_sync(tui_app, monkeypatch) -> None:
         await settle(app, pilot)
         await pilot.press("f6")
         await settle(app, pilot)
-        await pilot.click("#start")
+        await confirm_sync(app, pilot)
         await settle(app, pilot, 0.2)
         assert text_of(app, "#summary").startswith("Sync finished")
     assert offenders == []
@@ -343,9 +343,10 @@ async def test_throttling_notice_and_retry_from_runs(tui_app) -> None:
         await settle(app, pilot)
         assert "No runs yet." in text_of(app, "#runs-empty")
         await pilot.press("s")
-        await settle(app, pilot, 0.2)
-        assert type(app.screen).__name__ == "SyncScreen"
+        await pilot.pause(0.2)
+        await confirm_sync(app, pilot, start=False)  # "Sync again" asks first too
         await settle(app, pilot, 0.1)
+        assert type(app.screen).__name__ == "SyncScreen"
         assert text_of(app, "#summary").startswith("Sync finished (run 1)")
 
 
@@ -373,7 +374,7 @@ async def test_preview_reads_again_after_a_sync(tui_app) -> None:
         assert len(calls) == 1, "no change: the preview is kept"
         await pilot.press("f6")
         await settle(app, pilot)
-        app.screen.action_start()
+        await confirm_sync(app, pilot)
         await settle(app, pilot, 0.1)
         await pilot.press("f5")
         await settle(app, pilot)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -63,7 +64,7 @@ class WizardScreen(Screen[None]):
 
     def set_status(self, text: str, *, error: bool = False) -> None:
         status = self.query_one("#status", Static)
-        status.update(text)
+        status.update(Text(text))  # plain text: messages quote config keys such as [[consent.lists]]
         status.set_class(error, "-error")
 
     def set_next_enabled(self, enabled: bool) -> None:

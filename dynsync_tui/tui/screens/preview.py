@@ -12,7 +12,7 @@ from textual.widgets import Input, OptionList, Static
 
 from dynsync_tui.core.config import EMAIL_CHANGE_POLICIES, dumps
 from dynsync_tui.core.export import write_csv
-from dynsync_tui.tui.messages import Exported, PreviewLoaded, RowsSelected
+from dynsync_tui.tui.messages import Exported, PreviewLoaded, RowsSelected, WorkerFailed, one_line
 from dynsync_tui.tui.screens.base import WizardScreen
 from dynsync_tui.tui.widgets.preview_index import SORT_KEYS, PreviewIndex, write_json
 from dynsync_tui.tui.widgets.reason_bars import ALL, ReasonBars
@@ -72,9 +72,24 @@ class PreviewScreen(WizardScreen):
     # ---------------------------------------------------------------- loading
 
     def action_reload(self) -> None:
+        """Save first (the preview shows what a headless run of config.toml would do), check the
+        config against Dataverse metadata, then preview."""
+        error = self.dapp.try_save()
+        if error:
+            self.set_status(f"Not saved, so not previewed: {error}", error=True)
+            self._fingerprint = ""  # try again when the step is shown next
+            return
         self.set_status("Reading records…")
 
         def work() -> None:
+            from dynsync_tui.sync import preflight
+            from dynsync_tui.tui.screens.sync import fix_hint
+
+            try:
+                preflight.check(self.dapp.config, self.dapp.services().dataverse)
+            except preflight.PreflightError as exc:
+                self.post_message(WorkerFailed(f"Pre-flight check: {one_line(exc)} ({fix_hint(str(exc))})"))
+                return
             preview = self.dapp.make_engine().preview()
             self.post_message(PreviewLoaded(preview.verdicts, None))  # rows first: paint at once
             self.post_message(PreviewLoaded(preview.verdicts, PreviewIndex(preview.verdicts)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -35,20 +36,44 @@ def counters_text(source: Any) -> str:
     return "   ".join(f"{name}: {get(source, name, 0) or 0:,}" for name in COUNTERS)
 
 
+def checked(summary: Any) -> int:
+    return sum(int(get(summary, name, 0) or 0) for name in COUNTERS)
+
+
+def rate_text(records: int, seconds: float) -> str:
+    """Records checked over wall time, e.g. '3,656 records checked in 1.2 s (3,047 records/s)'."""
+    rate = f" ({records / seconds:,.0f} records/s)" if seconds > 0 else ""
+    return f"{records:,} records checked in {seconds:.1f} s{rate}"
+
+
 def summary_text(summary: Any, cancelled: bool) -> str:
-    head = "Sync cancelled" if cancelled else "Sync finished"
+    head = "Cancelled: sync stopped" if cancelled else "Sync finished"
     run = get(summary, "run_id")
     seconds = get(summary, "seconds", 0.0) or 0.0
     return (f"{head}{f' (run {run})' if run is not None else ''} in {seconds:.1f} s — "
-            f"{counters_text(summary)}.  [@click=app.goto('runs')]Open the run[/] (7).")
+            f"{counters_text(summary)}.  [@click=app.goto('runs')]Open the run[/] (F7).")
+
+
+def confirm_text(preview: Any, full: bool) -> str:
+    """What the sync is about to do, from the last preview when there is one."""
+    lines = ["Send records to Dotdigital now?"]
+    if preview is not None and hasattr(preview, "counts"):
+        counts = dict(preview.counts())
+        lines.append(f"From the last preview: {counts.get('create', 0):,} to create, "
+                     f"{counts.get('update', 0):,} to update, {counts.get('unchanged', 0):,} unchanged, "
+                     f"{sum(n for c, n in counts.items() if c not in ('create', 'update', 'unchanged')):,} skipped.")
+    else:
+        lines.append("No preview yet: counts are unknown (F5 Preview shows them).")
+    lines.append("Full sync: yes (unchanged records are sent again)." if full else "Full sync: no.")
+    return "\n".join(lines)
 
 
 class SyncScreen(WizardScreen):
     STEP = "sync"
     AUTO_FOCUS = "#start"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "start", "Start sync", id="sync.start", tooltip="Start the sync"),
-        Binding("escape,c", "cancel", "Cancel sync", id="sync.cancel", tooltip="Cancel the running sync"),
+        Binding("enter", "start", "Start sync", id="sync.start", tooltip="Start the sync (asks first)"),
+        Binding("escape", "cancel", "Cancel sync", id="sync.cancel", tooltip="Cancel the running sync"),
     ]
     PALETTE: ClassVar[list[tuple[str, str, str]]] = [
         ("start sync", "Send the records to Dotdigital", "start"),
@@ -61,11 +86,27 @@ class SyncScreen(WizardScreen):
         self.cancel_event = threading.Event()
         self._clock = clock
         self._last_phase = ""
+        self._started = 0.0
+        self._cancel_dialog: ConfirmScreen | None = None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel":
+            return self.running  # the footer shows "esc Cancel sync" only while a sync runs
+        if action == "start":
+            return not self.running
+        return True
+
+    def _set_running(self, running: bool) -> None:
+        self.running = running
+        self.query_one("#start", Button).disabled = running
+        self.query_one("#cancel", Button).disabled = not running
+        self.refresh_bindings()
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="sync-actions"):
             yield Button("Start sync", id="start", variant="success", tooltip="Start the sync (enter)", compact=True)
-            yield Checkbox("Full sync (resend unchanged records)", id="full", compact=True)
+            yield Checkbox("Full sync: off", id="full", compact=True,
+                           tooltip="On: unchanged records are sent again; off: only new and changed ones")
             yield Button("Cancel", id="cancel", variant="error", disabled=True, tooltip="Cancel (escape)", compact=True)
         yield Static("Ready. The preview shows what will be sent.", id="phase")
         yield ProgressBar(total=100, show_eta=True, id="bar", clock=self._clock)  # determinate: no animation while idle
@@ -78,23 +119,44 @@ class SyncScreen(WizardScreen):
     def can_leave(self) -> bool:
         return not self.running
 
+    @on(Checkbox.Changed, "#full")
+    def _full_changed(self, event: Checkbox.Changed) -> None:
+        event.checkbox.label = f"Full sync: {'ON — unchanged records are sent again' if event.value else 'off'}"
+
     @on(Button.Pressed, "#start")
     def action_start(self) -> None:
+        """Save the config (the sync runs what is on disk), then ask before sending anything."""
         if self.running:
             return
-        self.running = True
+        error = self.dapp.try_save()
+        if error:
+            self.set_status(f"Not saved, so not synced: {error}", error=True)
+            return
+        full = self.query_one("#full", Checkbox).value
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.run_sync(full)
+
+        self.app.push_screen(ConfirmScreen(confirm_text(self.dapp.preview_result, full), yes="Sync",
+                                           no="Cancel", yes_variant="success"), answer)
+
+    def run_sync(self, full: bool) -> None:
+        if self.running:
+            return
+        self._set_running(True)
         self.cancel_event = threading.Event()
         self._last_phase = ""
-        self.query_one("#start", Button).disabled = True
-        self.query_one("#cancel", Button).disabled = False
+        self._started = time.monotonic()
         self.query_one("#summary", Static).update("")
         self.query_one("#notice", Static).update("")
+        self.query_one("#throughput", Static).update("")
         self.query_one("#bar", ProgressBar).update(total=None, progress=0)
-        full = self.query_one("#full", Checkbox).value
-        self.query_one("#log", Log).write_line("Sync started" + (" (full)" if full else "") + ".")
+        log = self.query_one("#log", Log)
+        log.clear()  # each run starts a fresh log
+        log.write_line("Sync started" + (" (full)" if full else "") + ".", scroll_end=True)
         self.set_status("")
         cancel = self.cancel_event
-
         last = [""]
 
         def on_event(p: Any) -> None:  # called on the engine's thread: post, never touch widgets
@@ -105,8 +167,16 @@ class SyncScreen(WizardScreen):
                 self.post_message(SyncLog(text, notice=is_notice(text)))
 
         def work() -> None:
+            from dynsync_tui.sync import preflight
+
             try:
+                services = self.dapp.services()
+                preflight.check(self.dapp.config, services.dataverse)
                 summary = self.dapp.make_engine(on_event=on_event, cancel=cancel).sync(full=full)
+            except preflight.PreflightError as exc:
+                self.post_message(SyncFinished(None, error=f"pre-flight check: {one_line(exc)} "
+                                                           f"({fix_hint(str(exc))})"))
+                return
             except Exception as exc:  # noqa: BLE001 - shown as one line
                 self.post_message(SyncFinished(None, cancelled=cancel.is_set(), error=one_line(exc)))
                 return
@@ -120,36 +190,45 @@ class SyncScreen(WizardScreen):
         phase = str(get(p, "phase", ""))
         if phase != self._last_phase:
             self._last_phase = phase
-            self.query_one("#log", Log).write_line(f"Phase: {PHASE_TEXT.get(phase, phase)}")
+            self.query_one("#log", Log).write_line(f"Phase: {PHASE_TEXT.get(phase, phase)}", scroll_end=True)
         done, total = get(p, "done", 0) or 0, get(p, "total", 0) or 0
         self.query_one("#phase", Static).update(f"{PHASE_TEXT.get(phase, phase)} — {done:,} of {total:,}")
         self.query_one("#bar", ProgressBar).update(total=total or None, progress=done)
         rate, eta = get(p, "throughput", 0.0) or 0.0, get(p, "eta_s")
-        self.query_one("#throughput", Static).update(
-            f"{rate:,.0f} records/s" + (f", about {eta:,.0f} s left" if eta is not None else ""))
+        parts = [f"{time.monotonic() - self._started:,.0f} s elapsed"]
+        if rate > 0:
+            parts.append(f"{rate:,.0f} records/s")
+        if eta is not None and rate > 0:
+            parts.append(f"about {eta:,.0f} s left")
+        self.query_one("#throughput", Static).update(" · ".join(parts))
         self.query_one("#counters", Static).update(counters_text(p))
 
     def on_sync_log(self, message: SyncLog) -> None:
-        self.query_one("#log", Log).write_line(message.line)
+        self.query_one("#log", Log).write_line(message.line, scroll_end=True)
         if message.notice:
             self.query_one("#notice", Static).update(f"⚠ {message.line}")
 
     def on_sync_finished(self, message: SyncFinished) -> None:
-        self.running = False
+        self._set_running(False)
         self.dapp.generation += 1  # the state changed: the preview reads again when next shown
-        self.query_one("#start", Button).disabled = False
-        self.query_one("#cancel", Button).disabled = True
+        dialog, self._cancel_dialog = self._cancel_dialog, None
+        if dialog is not None and self.app.screen is dialog:
+            dialog.dismiss(False)  # the run ended while the question was up: nothing left to cancel
         log = self.query_one("#log", Log)
         if message.error:
             self.query_one("#phase", Static).update("Sync failed.")
             self.set_status(f"Sync failed: {message.error}", error=True)
-            log.write_line(f"Sync failed: {message.error}")
+            log.write_line(f"Sync failed: {message.error}", scroll_end=True)
             return
         text = summary_text(message.summary, message.cancelled)
         self.query_one("#phase", Static).update("Cancelled." if message.cancelled else "Done.")
         self.query_one("#counters", Static).update(counters_text(message.summary))
+        n = checked(message.summary)
+        seconds = float(get(message.summary, "seconds", 0.0) or 0.0) or (time.monotonic() - self._started)
+        self.query_one("#bar", ProgressBar).update(total=max(n, 1), progress=max(n, 1))
+        self.query_one("#throughput", Static).update(rate_text(n, seconds))
         self.query_one("#summary", Static).update(text)
-        log.write_line(Text.from_markup(text).plain)
+        log.write_line(Text.from_markup(text).plain, scroll_end=True)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
@@ -157,9 +236,22 @@ class SyncScreen(WizardScreen):
             return
 
         def answer(yes: bool | None) -> None:
+            self._cancel_dialog = None
             if yes and self.running:
-                self.cancel_event.set()
-                self.query_one("#log", Log).write_line("Cancelling after the current batch…")
+                self.cancel_event.set()  # the engine stops at its next safe point; the run ends "cancelled"
+                self.query_one("#phase", Static).update("Cancelling after the current batch…")
+                self.query_one("#log", Log).write_line("Cancelling after the current batch…", scroll_end=True)
 
-        self.app.push_screen(ConfirmScreen("Cancel the running sync? Records already sent stay sent.",
-                                           yes="Cancel sync", no="Keep going"), answer)
+        self._cancel_dialog = ConfirmScreen("Cancel the running sync? Records already sent stay sent.",
+                                            yes="Cancel sync", no="Keep going")
+        self.app.push_screen(self._cancel_dialog, answer)
+
+
+def fix_hint(text: str) -> str:
+    """Where to fix a pre-flight problem."""
+    low = text.lower()
+    if "consent" in low or "list" in low:
+        return "fix it on F4 Lists"
+    if "country" in low:
+        return "fix it on F2 Country"
+    return "fix it on F3 Mappings"
