@@ -157,6 +157,13 @@ class DynsyncApp(App[None]):
         if current is not None and current.step_no > 0:
             self.action_goto(STEP_NAMES[current.step_no - 1])
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        from textual.widgets import Input
+
+        if action == "help" and isinstance(self.focused, Input):
+            return False  # "?" goes into the text box; the footer does not offer it then
+        return True
+
     def action_help(self) -> None:
         from dynsync_tui.tui.screens.help import HelpScreen
 

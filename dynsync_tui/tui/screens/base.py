@@ -9,7 +9,8 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Static
+from textual.binding import Binding
+from textual.widgets import Button, Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
 from dynsync_tui.tui.messages import WorkerFailed, one_line
@@ -27,6 +28,17 @@ STEPS: tuple[tuple[str, str], ...] = (  # (screen name, short title for the step
     ("runs", "Runs"),
 )
 STEP_NAMES = tuple(n for n, _ in STEPS)
+TYPED_KEYS = {"space", "slash", "question_mark", "delete", "backspace", "home", "end", "left", "right", "enter"}
+
+
+def typed_actions(bindings: list[Any]) -> set[str]:
+    """Actions bound to keys that a focused Input would take for itself (letters, digits,
+    space, /, ?, editing keys): the footer hides them while a text box has focus."""
+    out = set()
+    for b in bindings:
+        if isinstance(b, Binding) and any(len(k) == 1 or k in TYPED_KEYS for k in b.key.split(",")):
+            out.add(b.action.split("(")[0])
+    return out
 
 
 class WizardScreen(Screen[None]):
@@ -42,6 +54,11 @@ class WizardScreen(Screen[None]):
     @property
     def step_no(self) -> int:
         return STEP_NAMES.index(self.STEP)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if isinstance(self.focused, Input) and action in typed_actions(self.BINDINGS):
+            return False
+        return True
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")

@@ -44,7 +44,7 @@ def describe_account(info: Any) -> str:
 class ConnectScreen(WizardScreen):
     STEP = "connect"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("t", "test", "Test connection", id="connect.test", tooltip="Sign in to both services"),
+        Binding("ctrl+r", "test", "Test connection", id="connect.test", tooltip="Sign in to both services"),
     ]
     PALETTE: ClassVar[list[tuple[str, str, str]]] = [
         ("test connection", "Sign in to Dynamics and Dotdigital", "test"),
@@ -64,7 +64,7 @@ class ConnectScreen(WizardScreen):
             yield Static("", id="sandbox-note", classes="hint")
             with Horizontal(id="connect-actions"):
                 yield Button("Test connection", id="test", variant="success",
-                             tooltip="Sign in to both services (t)", compact=True)
+                             tooltip="Sign in to both services (ctrl+r)", compact=True)
             yield Static("Secrets come from DYNSYNC_CLIENT_SECRET and DYNSYNC_DOTDIGITAL_PASSWORD "
                          "(or the sandbox); they are never stored.", classes="hint")
             yield Static("Not tested yet.", id="result")

@@ -9,6 +9,7 @@ from typing import ClassVar
 import phonenumbers
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -73,12 +74,17 @@ def country_text(code: str | None) -> str:
 class CountryScreen(WizardScreen):
     STEP = "country"
     AUTO_FOCUS = "#countries"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down", "to_list", "To the list", show=False, id="country.to_list",
+                tooltip="From the search box, move into the list"),
+    ]
     PALETTE: ClassVar[list[tuple[str, str, str]]] = [("search countries", "Focus the search box", "search")]
 
     def compose_body(self) -> ComposeResult:
         yield Static("Default country", classes="title")
         yield Static("", id="current")
-        yield Input(placeholder="Search by name, ISO code or calling code", id="search", compact=True)
+        yield Input(placeholder="Search by name, ISO code or calling code (↓ to the list, enter picks)",
+                    id="search")
         yield OptionList(*country_options(""), id="countries")
         yield Static("", id="no-match", classes="hint")
         yield Static("", id="multi-country", classes="hint")
@@ -146,6 +152,14 @@ class CountryScreen(WizardScreen):
         self.query_one("#no-match", Static).update("" if options else f"No country matches {event.value!r}.")
         if options:
             ol.highlighted = 0
+
+    def action_to_list(self) -> None:
+        """Down in the search box moves into the list, on the highlighted (top) match."""
+        if self.focused is self.query_one("#search", Input):
+            ol = self.query_one("#countries", OptionList)
+            if ol.option_count and ol.highlighted is None:
+                ol.highlighted = 0
+            ol.focus()
 
     @on(Input.Submitted, "#search")
     def _pick_top(self) -> None:

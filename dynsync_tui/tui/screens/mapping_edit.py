@@ -98,7 +98,8 @@ class MappingEditScreen(ModalScreen[Mapping | None]):
                              prompt="Choose a field (type to search)", id="field", compact=True)
                 yield Label("Linked CRM field")
                 yield Select(self._field_options(m.linked_entity, m.linked_field) if m.is_linked else [],
-                             value=m.linked_field or Select.NULL, prompt="—", id="linked-field", compact=True)
+                             value=m.linked_field or Select.NULL, prompt="— (choose a link first)", id="linked-field",
+                             compact=True)
                 yield Label("Mapping direction")
                 yield Select([(DIRECTION_TEXT[d], d) for d in DIRECTIONS], value=m.direction,
                              allow_blank=False, id="direction", compact=True)
@@ -112,6 +113,11 @@ class MappingEditScreen(ModalScreen[Mapping | None]):
     def on_mount(self) -> None:
         self._sync_lock(self.mapping.label)
         self._sync_link()
+        self.query_one("#label", Input).focus()
+
+    @on(Input.Submitted, "#label")
+    def _submitted(self) -> None:
+        self.action_ok()  # enter in the text box: OK when the mapping is valid, else the error shows
 
     @on(Input.Changed, "#label")
     def _label_changed(self, event: Input.Changed) -> None:
@@ -120,9 +126,12 @@ class MappingEditScreen(ModalScreen[Mapping | None]):
     def _sync_lock(self, label: str) -> None:
         direction = self.query_one("#direction", Select)
         mobile = label == MOBILE_LABEL
-        if mobile:
-            direction.value = DIRECTION_FROM_CRM
-        direction.disabled = mobile
+        if mobile != direction.has_class("-locked"):  # locked: one choice; never disabled (tab order stays)
+            keep = direction.value
+            choices = [DIRECTION_FROM_CRM] if mobile else list(DIRECTIONS)
+            direction.set_options([(DIRECTION_TEXT[d], d) for d in choices])
+            direction.value = DIRECTION_FROM_CRM if mobile or keep not in choices else keep
+            direction.set_class(mobile, "-locked")
         self.query_one("#lock", Static).update(
             f"Mapping direction: {DIRECTION_TEXT[DIRECTION_FROM_CRM]} (locked). {MOBILE_LOCK_REASON}" if mobile else "")
         new = label and label not in IDENTIFIER_LABELS and label not in self.data_fields
@@ -144,23 +153,18 @@ class MappingEditScreen(ModalScreen[Mapping | None]):
         field = self.query_one("#field", Select)
         linked = self.query_one("#linked-field", Select)
         entity = str(self.query_one("#entity", Select).value)
-        if link is Select.NULL or not link:
+        if link is Select.NULL or not link:  # nothing is disabled: the tab order never changes
             linked.set_options([])
-            linked.disabled = True
-            field.disabled = False
-            if field.value is Select.NULL or str(field.value) not in {v for _, v in self._field_options(entity, "")}:
-                keep = field.value if field.value is not Select.NULL else ""
-                field.set_options(self._field_options(entity, str(keep) if keep else ""))
-                if keep:
-                    field.value = keep
+            keep = "" if field.value is Select.NULL else str(field.value)
+            field.set_options(self._field_options(entity, keep))  # this entity's fields (after a link: all again)
+            if keep:
+                field.value = keep
             return
         lookup, target, _nav = str(link).split("|")
         field.set_options([(lookup, lookup)])
         field.value = lookup
-        field.disabled = True
         keep = self.mapping.linked_field if self.mapping.linked_entity == target else ""
         linked.set_options(self._field_options(target, keep))
-        linked.disabled = False
         if keep:
             linked.value = keep
 

@@ -15,6 +15,8 @@ from dynsync_tui.core.mappings import DIRECTION_TEXT, ENTITIES, Mapping, Mapping
 from dynsync_tui.tui.messages import MetadataLoaded, get, one_line
 from dynsync_tui.tui.screens.base import WizardScreen
 from dynsync_tui.tui.screens.mapping_edit import MappingEditScreen
+from dynsync_tui.tui.widgets.confirm import ConfirmScreen
+from dynsync_tui.tui.widgets.row_table import RowTable
 
 COLUMNS = ("Email data label", "Mapped entity", "Primary CRM field", "Linked CRM field", "Mapping direction")
 
@@ -48,9 +50,7 @@ class MappingsScreen(WizardScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("Email data mappings", classes="title")
-        table: DataTable[Text] = DataTable(id="mappings", cursor_type="row", zebra_stripes=True)
-        table.add_columns(*COLUMNS)
-        yield table
+        yield RowTable(*COLUMNS, id="mappings", zebra_stripes=True)
         with Horizontal(id="mapping-actions"):
             yield Button("Add", id="add", tooltip="Add a mapping (a)", compact=True)
             yield Button("Edit", id="edit", tooltip="Edit the selected mapping (e)", compact=True)
@@ -139,9 +139,17 @@ class MappingsScreen(WizardScreen):
     @on(Button.Pressed, "#delete")
     def action_delete(self) -> None:
         index = self._selected()
-        if index is not None:
-            del self.dapp.config.mappings[index]
-            self.refresh_table()
+        if index is None:
+            return
+        m = self.dapp.config.mappings[index]
+
+        def answer(yes: bool | None) -> None:
+            if yes and index < len(self.dapp.config.mappings) and self.dapp.config.mappings[index] is m:
+                del self.dapp.config.mappings[index]
+                self.refresh_table()
+
+        self.app.push_screen(ConfirmScreen(Text(f"Delete the mapping {m.label} ← {m.entity}.{m.field}?"),
+                                           yes="Delete", no="Keep"), answer)
 
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:

@@ -28,6 +28,8 @@ class PreviewScreen(WizardScreen):
         Binding("slash", "search", "Search", id="preview.search", tooltip="Search name, email or phone"),
         Binding("s", "sort", "Sort", id="preview.sort", tooltip="Cycle sort: entity, email, verdict"),
         Binding("d", "detail", "Detail", id="preview.detail", tooltip="Show or hide the record detail"),
+        Binding("escape", "close_detail", "Close detail", id="preview.close_detail",
+                tooltip="Hide the record detail"),
         Binding("x", "export('csv')", "Export CSV", id="preview.export_csv",
                 tooltip="Write the records shown to preview-export.csv beside the config"),
         Binding("j", "export('json')", "Export JSON", show=False, id="preview.export_json",
@@ -183,9 +185,20 @@ class PreviewScreen(WizardScreen):
     def action_detail(self) -> None:
         pane = self.query_one("#detail-pane")
         pane.display = not pane.display
+        self.refresh_bindings()
         if pane.display and self.index is not None:
             current = self.query_one("#records", VerdictTable).current
             self.query_one("#detail", RecordDetail).show(None if current is None else self.index.verdicts[current])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "close_detail":
+            return bool(self.query_one("#detail-pane").display)
+        return super().check_action(action, parameters)
+
+    def action_close_detail(self) -> None:
+        if self.query_one("#detail-pane").display:
+            self.action_detail()
+            self.query_one("#records", VerdictTable).focus()
 
     def key_enter(self) -> None:
         if self.focused is self.query_one("#records", VerdictTable):

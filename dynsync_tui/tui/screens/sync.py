@@ -94,7 +94,7 @@ class SyncScreen(WizardScreen):
             return self.running  # the footer shows "esc Cancel sync" only while a sync runs
         if action == "start":
             return not self.running
-        return True
+        return super().check_action(action, parameters)
 
     def _set_running(self, running: bool) -> None:
         self.running = running
