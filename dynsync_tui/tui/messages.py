@@ -33,6 +33,8 @@ class MetadataLoaded(Message):
 class ListsLoaded(Message):
     lists: list[Any]
     address_books: list[Any] = field(default_factory=list)
+    columns: list[Any] = field(default_factory=list)  # candidates for "Activated for Email"
+    column: str = ""  # the column the lists were read with
 
 
 @dataclass

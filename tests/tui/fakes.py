@@ -97,8 +97,15 @@ class FakeDataverse:
         numbers = ["07700 900123", "+33 6 12 34 56 78", "+44 7700 900456", "", "0049 171 1234567"] * 20
         yield [{select[0]: n} for n in numbers]
 
+    def activation_columns(self) -> list[Any]:
+        return [SimpleNamespace(logical_name="esc_activatedforemail", display_name="Activated for Email",
+                                type="Boolean")]
+
     def lists(self, activation_column: str = "") -> list[Any]:
-        return self._lists
+        """Like the connector: without the column, nobody knows whether a list is activated."""
+        if activation_column:
+            return self._lists
+        return [SimpleNamespace(**{**vars(m), "activated": None}) for m in self._lists]
 
 
 def default_lists() -> list[Any]:
@@ -106,9 +113,10 @@ def default_lists() -> list[Any]:
         return SimpleNamespace(id=f"list-{i}", name=name, dynamic=dynamic, member_type=member,
                                member_count=count, activated=act, eligible=ok, why=why)
 
-    return [ml(1, "Spring newsletter", False, "contact", 420, True, True),
+    return [ml(1, "Spring newsletter", True, "contact", 0, True, True),
             ml(2, "Trade show leads", True, "lead", 95, True, True),
-            ml(3, "Partner accounts", False, "account", 12, False, False, "not activated for email")]
+            ml(3, "Partner accounts", False, "account", 12, False, False,
+               "Static list: only dynamic lists sync, as with the Dotdigital connector.")]
 
 
 class FakeDotdigital:
@@ -186,7 +194,7 @@ def make_app(tmp: Path, *, services: Any = None, engine_kw: dict[str, Any] | Non
     svc = services or fake_services()
     kw = engine_kw or {}
     if engine_factory is None and (connect is None or kw):
-        engine_factory = lambda cfg, s, **k: FakeEngine(cfg, s, **{**k, **kw})  # noqa: E731
+        engine_factory = lambda cfg, s, **k: FakeEngine(cfg, s, **{**k, **kw})
     return create_app(config=config or Config(), config_path=tmp / "config.toml", paths=resolve(tmp),
                       connect=connect or (lambda cfg: svc), sandbox_label="sandbox (fake)",
                       engine_factory=engine_factory)

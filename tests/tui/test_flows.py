@@ -6,7 +6,15 @@ import re
 import threading
 from types import SimpleNamespace
 
-from textual.widgets import Button, DataTable, Input, OptionList, RadioSet, Select, Static
+from textual.widgets import (
+    Button,
+    DataTable,
+    Input,
+    OptionList,
+    RadioSet,
+    Select,
+    Static,
+)
 
 from dynsync_tui.core.config import load
 from dynsync_tui.tui.widgets.preview_index import code_of
@@ -312,7 +320,7 @@ async def test_map_list_to_existing_dotdigital_list(tui_app) -> None:
         await settle(app, pilot)
         sel = app.config.consent.lists[0]
         assert (sel.dotdigital_list_id, sel.dotdigital_list_name) == (7, "Newsletter")
-        assert "Newsletter" in str(app.screen.query_one("#lists", DataTable).get_row_at(0)[6])
+        assert "Newsletter" in str(app.screen.query_one("#lists", DataTable).get_row_at(0)[5])
 
 
 async def test_preview_export_and_policy(tui_app, tmp_path) -> None:

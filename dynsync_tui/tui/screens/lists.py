@@ -9,16 +9,21 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Input, RadioButton, RadioSet, Static
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Input, Label, RadioSet, Select, Static
 
 from dynsync_tui.core.config import ListSelection
 from dynsync_tui.tui.messages import ListsLoaded, get
 from dynsync_tui.tui.screens.base import WizardScreen
 from dynsync_tui.tui.widgets.picker import PickerScreen
+from dynsync_tui.tui.widgets.row_table import RowTable
+from dynsync_tui.tui.widgets.toggles import PlainRadio
 
 MODES = (("none", "All active records of the mapped entities"), ("lists", "Members of marketing lists"),
          ("field", "Records with a consent field set"))
-COLUMNS = ("Pick", "Name", "Type", "Member type", "Members", "Activated for email", "Dotdigital list", "Why not")
+COLUMNS = ("Pick", "Name", "Kind", "Count", "Email on", "Dotdigital list", "Why not")
+WIDE = 90  # below this many terminal columns, names are cut shorter so "Dotdigital list" stays in view
+NO_COLUMN = "Not known: choose the 'Activated for Email' column above."
 NEW = "__new__"
 LOGICAL = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -31,14 +36,35 @@ def target_text(sel: ListSelection | None) -> str:
     return f"new: {sel.dotdigital_list_name or sel.name}"
 
 
-def list_row(ml: Any, sel: ListSelection | None) -> list[Text]:
+def why_not(ml: Any) -> str:
+    """'' when the list can be picked: dynamic AND activated for email (known from the column)."""
+    if not get(ml, "eligible", True):
+        return str(get(ml, "why", "") or "not eligible")
+    if get(ml, "activated") is None:
+        return NO_COLUMN
+    return ""
+
+
+def members_text(ml: Any) -> str:
+    count = get(ml, "member_count")
+    if get(ml, "dynamic") and not count:
+        return "—"  # Dataverse does not keep a count for dynamic lists
+    return "—" if count is None else f"{count:,}"
+
+
+def short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def list_row(ml: Any, sel: ListSelection | None, wide: bool = True) -> list[Text]:
     picked = sel is not None
-    eligible = bool(get(ml, "eligible", True))
+    eligible = not why_not(ml)
     style = "" if eligible else "dim"
-    cells = ["[x]" if picked else ("[ ]" if eligible else " - "), str(get(ml, "name", "")),
-             "dynamic" if get(ml, "dynamic") else "static", str(get(ml, "member_type", "")),
-             f"{get(ml, 'member_count', 0) or 0:,}", "yes" if get(ml, "activated") else "no",
-             target_text(sel), "" if eligible else str(get(ml, "why", "") or "not eligible")]
+    activated = get(ml, "activated")
+    kind = f"{'dyn.' if get(ml, 'dynamic') else 'static'} {get(ml, 'member_type', '') or '?'}"
+    cells = ["[x]" if picked else ("[ ]" if eligible else " - "), short(str(get(ml, "name", "")), 28 if wide else 18),
+             kind, members_text(ml), "?" if activated is None else ("yes" if activated else "no"),
+             short(target_text(sel), 24 if wide else 18), why_not(ml)]
     return [Text(c, style=style) for c in cells]
 
 
@@ -62,16 +88,21 @@ class ListsScreen(WizardScreen):
         self._loaded_for = -1  # app.generation the lists were read for
         self._have_lists = False
         self.address_books: list[Any] = []
+        self._wide = True
 
     def compose_body(self) -> ComposeResult:
         consent = self.dapp.config.consent
         yield Static("Manage Dynamics list members", classes="title")
         with RadioSet(id="mode"):
             for value, text in MODES:
-                yield RadioButton(text, value=consent.mode == value, id=f"mode-{value}")
-        table: DataTable[Text] = DataTable(id="lists", cursor_type="row")
-        table.add_columns(*COLUMNS)
-        yield table
+                yield PlainRadio(text, value=consent.mode == value, id=f"mode-{value}")
+        with Horizontal(id="activation-row"):
+            yield Label("'Activated for Email' column ")
+            column = self.dapp.config.dynamics.activation_column
+            yield Select([(column, column)] if column else [], value=column or Select.NULL, id="activation",
+                         prompt="choose the list column (esc_…)", compact=True,
+                         tooltip="The Boolean list column the Dotdigital solution uses for 'Activated for Email'")
+        yield RowTable(*COLUMNS, id="lists")
         yield Static("", id="empty", classes="hint")
         yield Input(consent.field, placeholder="Boolean CRM column, e.g. dd_smsconsent", id="consent-field",
                     compact=True)
@@ -94,8 +125,11 @@ class ListsScreen(WizardScreen):
 
         def work() -> None:
             svc = self.dapp.services()
-            lists = list(svc.dataverse.lists(column))
-            self.post_message(ListsLoaded(lists, list(svc.dotdigital.address_books())))
+            columns = list(svc.dataverse.activation_columns())
+            names = [str(get(c, "logical_name")) for c in columns]
+            chosen = column if column in names or not names else (names[0] if len(names) == 1 else "")
+            lists = list(svc.dataverse.lists(chosen))
+            self.post_message(ListsLoaded(lists, list(svc.dotdigital.address_books()), columns, chosen))
 
         self.run_io(work, group="lists", description="Reading marketing lists failed")
 
@@ -103,10 +137,40 @@ class ListsScreen(WizardScreen):
         self.lists = message.lists
         self.address_books = message.address_books
         self._have_lists = True
-        eligible = {str(get(m, "id")) for m in self.lists if get(m, "eligible", True)}
+        self._show_columns(message.columns, message.column)
+        dropped = {str(get(m, "id")) for m in self.lists if not get(m, "eligible", True)}
         consent = self.dapp.config.consent
-        consent.lists = [s for s in consent.lists if s.dynamics_list_id in eligible]
+        gone = [s.name for s in consent.lists if s.dynamics_list_id in dropped]
+        consent.lists = [s for s in consent.lists if s.dynamics_list_id not in dropped]
         self.refresh_table()
+        if gone:
+            self.set_status(f"Unpicked (no longer eligible): {', '.join(gone)}", error=True)
+
+    def _show_columns(self, columns: list[Any], column: str) -> None:
+        """The candidates for 'Activated for Email'; the one the lists were read with is chosen
+        (and kept in the config: auto-picked when it is the only candidate)."""
+        select = self.query_one("#activation", Select)
+        options = [(f"{get(c, 'logical_name')}" + (f" — {get(c, 'display_name')}" if get(c, "display_name") else ""),
+                    str(get(c, "logical_name"))) for c in columns]
+        if column and column not in {v for _, v in options}:
+            options.insert(0, (column, column))
+        with self.prevent(Select.Changed):
+            select.set_options(options)
+            if column:
+                select.value = column
+        cfg = self.dapp.config.dynamics
+        if column and cfg.activation_column != column:
+            cfg.activation_column = column
+            self.notify(f"'Activated for Email' column: {column} (the only candidate).", title="Lists")
+        if not columns:
+            select.prompt = "no esc_ Boolean column on marketing lists"
+
+    @on(Select.Changed, "#activation")
+    def _activation_changed(self, event: Select.Changed) -> None:
+        value = "" if event.value is Select.NULL else str(event.value)
+        if value != self.dapp.config.dynamics.activation_column:
+            self.dapp.config.dynamics.activation_column = value
+            self.action_reload()
 
     def _picked_ids(self) -> set[str]:
         return {s.dynamics_list_id for s in self.dapp.config.consent.lists}
@@ -114,12 +178,17 @@ class ListsScreen(WizardScreen):
     def _selection(self, list_id: str) -> ListSelection | None:
         return next((s for s in self.dapp.config.consent.lists if s.dynamics_list_id == list_id), None)
 
+    def on_resize(self) -> None:
+        if (self.size.width >= WIDE) != self._wide:
+            self.refresh_table()
+
     def refresh_table(self) -> None:
+        self._wide = self.size.width >= WIDE
         table = self.query_one("#lists", DataTable)
         row = table.cursor_row
         table.clear()
         for ml in self.lists:
-            table.add_row(*list_row(ml, self._selection(str(get(ml, "id")))), key=str(get(ml, "id")))
+            table.add_row(*list_row(ml, self._selection(str(get(ml, "id"))), self._wide), key=str(get(ml, "id")))
         if self.lists:
             table.move_cursor(row=min(row, len(self.lists) - 1))
         self._apply_mode()
@@ -133,8 +202,9 @@ class ListsScreen(WizardScreen):
         mode = self.mode
         table = self.query_one("#lists", DataTable)
         table.display = mode == "lists"
+        self.query_one("#activation-row").display = mode == "lists"
         self.query_one("#consent-field", Input).display = mode == "field"
-        qualifying = [m for m in self.lists if get(m, "eligible", True)]
+        qualifying = [m for m in self.lists if not why_not(m)]
         empty = self.query_one("#empty", Static)
         ok = True
         if mode == "lists":
@@ -161,8 +231,8 @@ class ListsScreen(WizardScreen):
             return
         table = self.query_one("#lists", DataTable)
         ml = self.lists[table.cursor_row]
-        if not get(ml, "eligible", True):
-            self.set_status(f"{get(ml, 'name')}: {get(ml, 'why') or 'not eligible'}", error=True)
+        if why_not(ml):
+            self.set_status(f"{get(ml, 'name')}: {why_not(ml)}", error=True)
             return
         lid = str(get(ml, "id"))
         consent = self.dapp.config.consent
@@ -201,8 +271,8 @@ class ListsScreen(WizardScreen):
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if 0 <= event.cursor_row < len(self.lists):
             ml = self.lists[event.cursor_row]
-            if not get(ml, "eligible", True):
-                self.set_status(f"{get(ml, 'name')}: {get(ml, 'why') or 'not eligible'}")
+            if why_not(ml):
+                self.set_status(f"{get(ml, 'name')}: {why_not(ml)}")
             else:
                 self.set_status("")
 

@@ -11,7 +11,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Static
 
-from dynsync_tui.core.mappings import DIRECTION_TEXT, ENTITIES, Mapping, MappingError, validate_mappings
+from dynsync_tui.core.mappings import (
+    DIRECTION_TEXT,
+    ENTITIES,
+    Mapping,
+    MappingError,
+    validate_mappings,
+)
 from dynsync_tui.tui.messages import MetadataLoaded, get, one_line
 from dynsync_tui.tui.screens.base import WizardScreen
 from dynsync_tui.tui.screens.mapping_edit import MappingEditScreen

@@ -12,7 +12,13 @@ from textual.widgets import Input, OptionList, Static
 
 from dynsync_tui.core.config import EMAIL_CHANGE_POLICIES, dumps
 from dynsync_tui.core.export import write_csv
-from dynsync_tui.tui.messages import Exported, PreviewLoaded, RowsSelected, WorkerFailed, one_line
+from dynsync_tui.tui.messages import (
+    Exported,
+    PreviewLoaded,
+    RowsSelected,
+    WorkerFailed,
+    one_line,
+)
 from dynsync_tui.tui.screens.base import WizardScreen
 from dynsync_tui.tui.widgets.preview_index import SORT_KEYS, PreviewIndex, write_json
 from dynsync_tui.tui.widgets.reason_bars import ALL, ReasonBars

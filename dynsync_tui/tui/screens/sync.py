@@ -16,6 +16,7 @@ from textual.widgets import Button, Checkbox, Log, ProgressBar, Static
 from dynsync_tui.tui.messages import SyncFinished, SyncLog, SyncProgress, get, one_line
 from dynsync_tui.tui.screens.base import WizardScreen
 from dynsync_tui.tui.widgets.confirm import ConfirmScreen
+from dynsync_tui.tui.widgets.toggles import PlainCheckbox
 
 PHASE_TEXT = {"reading": "Reading records from Dynamics", "checking": "Checking records",
               "sending": "Sending imports to Dotdigital", "waiting": "Waiting for Dotdigital imports",
@@ -105,7 +106,7 @@ class SyncScreen(WizardScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="sync-actions"):
             yield Button("Start sync", id="start", variant="success", tooltip="Start the sync (enter)", compact=True)
-            yield Checkbox("Full sync: off", id="full", compact=True,
+            yield PlainCheckbox("Full sync: off", id="full", compact=True,
                            tooltip="On: unchanged records are sent again; off: only new and changed ones")
             yield Button("Cancel", id="cancel", variant="error", disabled=True, tooltip="Cancel (escape)", compact=True)
         yield Static("Ready. The preview shows what will be sent.", id="phase")
