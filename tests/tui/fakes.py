@@ -178,7 +178,7 @@ class FakeEngine:
         run = FakeRunSummary(len(state.runs_list) + 1, **counts)
         state.runs_list.append(SimpleNamespace(id=run.run_id, started=f"2026-12-03T10:0{run.run_id}:00",
                                                status="ok", counts={**counts, "seconds": run.seconds}))
-        state.records[run.run_id] = [{"entity": v.record.entity, "id": v.record.id, "email": v.email,
+        state.records[run.run_id] = [{"entity": v.record.entity, "id": v.record.id,  # no email: like the state
                                       "verdict": "failed" if i == 3 else v.verdict, "reason": v.reason,
                                       "failure_codes": ["InvalidMobile"] if i == 3 else []}
                                      for i, v in enumerate(verdicts[:50])]

@@ -26,6 +26,13 @@ from dynsync_tui.tui.widgets.record_detail import RecordDetail
 from dynsync_tui.tui.widgets.verdict_table import VerdictTable
 
 
+POLICY_TEXT = {
+    "duplicate": "a record whose email changed becomes a new Dotdigital contact (the old one stays)",
+    "update": "a record whose email changed updates its existing contact's email",
+    "skip": "a record whose email changed is skipped until you decide",
+}
+
+
 class PreviewScreen(WizardScreen):
     STEP = "preview"
     AUTO_FOCUS = "#records"
@@ -36,11 +43,11 @@ class PreviewScreen(WizardScreen):
         Binding("d", "detail", "Detail", id="preview.detail", tooltip="Show or hide the record detail"),
         Binding("escape", "close_detail", "Close detail", id="preview.close_detail",
                 tooltip="Hide the record detail"),
-        Binding("x", "export('csv')", "Export CSV", id="preview.export_csv",
+        Binding("x", "export('csv')", "CSV", id="preview.export_csv",
                 tooltip="Write the records shown to preview-export.csv beside the config"),
         Binding("j", "export('json')", "Export JSON", show=False, id="preview.export_json",
                 tooltip="Write counts and the records shown to preview-export.json beside the config"),
-        Binding("p", "policy", "Email-change policy", id="preview.policy",
+        Binding("p", "policy", "Email policy", id="preview.policy",
                 tooltip="Cycle on_email_change: duplicate, update, skip (then re-preview)"),
     ]
     PALETTE: ClassVar[list[tuple[str, str, str]]] = [
@@ -115,12 +122,15 @@ class PreviewScreen(WizardScreen):
     def load(self, index: PreviewIndex) -> None:
         self.index = index
         self.dapp.preview_result = index
-        self.code, self.sort = None, "none"
+        if self.code is not None and self.code not in dict(index.counts()):
+            self.code = None  # the reason is gone; search text and sort stay as the boxes show
         self.query_one("#reasons", ReasonBars).show(index.counts(), index.total, index.flags())
         table = self.query_one("#records", VerdictTable)
         if table.verdicts is not index.verdicts or len(table.rows) != index.total:
             table.set_data(index.verdicts)
         self._info()
+        if self.code or self.query_text.strip() or self.sort != "none":
+            self.reselect()  # the view matches the search box after a reload
         self.set_status(f"{index.total:,} records in scope. Choose a line above to filter; "
                         "enter on a record for its detail.")
 
@@ -218,7 +228,7 @@ class PreviewScreen(WizardScreen):
         if self.index is None:
             return
         index, rows = self.index, list(self.query_one("#records", VerdictTable).rows)
-        path = self.dapp.config_path.parent / f"preview-export.{kind}"
+        path = (self.dapp.config_path.parent / f"preview-export.{kind}").resolve()
 
         def work() -> None:
             if kind == "csv":
@@ -231,11 +241,12 @@ class PreviewScreen(WizardScreen):
 
     def on_exported(self, message: Exported) -> None:
         self.set_status(message.text)
+        self.notify(message.text, title="Export")
 
     def action_policy(self) -> None:
         sync = self.dapp.config.sync
         sync.on_email_change = EMAIL_CHANGE_POLICIES[
             (EMAIL_CHANGE_POLICIES.index(sync.on_email_change) + 1) % len(EMAIL_CHANGE_POLICIES)]
-        self.notify(f"on_email_change = \"{sync.on_email_change}\"; previewing again "
-                    "(ctrl+s on Mappings or the next save writes it).", title="Email-change policy")
+        self.notify(f"Now {sync.on_email_change}: {POLICY_TEXT[sync.on_email_change]}. Saved to "
+                    f"{self.dapp.config_path.name} with the preview that follows.", title="Email-change policy")
         self.on_screen_resume()

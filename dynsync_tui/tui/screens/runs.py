@@ -13,10 +13,11 @@ from textual.widgets import DataTable, Static
 
 from dynsync_tui.tui.messages import RunRecordsLoaded, RunsLoaded, get
 from dynsync_tui.tui.screens.base import WizardScreen
+from dynsync_tui.tui.widgets.row_table import RowTable
 
 RUN_COLUMNS = ("Run", "Started", "Status", "Created", "Updated", "Unchanged", "Skipped", "Failed", "Seconds")
 SHOWN = 2000
-RECORD_COLUMNS = ("Entity", "Id", "Email", "Outcome", "Reason / failure")
+RECORD_COLUMNS = ("Entity", "Record", "Email", "Outcome", "Reason / failure")
 
 
 def run_seconds(run: Any) -> float | None:
@@ -44,13 +45,39 @@ def run_row(run: Any) -> list[Text]:
     return [Text("" if c is None else str(c), style=style) for c in cells]
 
 
+def known_people(state: Any, env_key: str, preview: Any) -> dict[tuple[str, str], tuple[str, str]]:
+    """(entity, lower-case id) → (name, email): emails last sent from the state file, names (and
+    emails) from the last preview when there is one. Thread side."""
+    out: dict[tuple[str, str], tuple[str, str]] = {}
+    prior = getattr(state, "prior", None)
+    for (entity, rid), p in (prior(env_key) if callable(prior) else {}).items():
+        out[(entity, str(rid).lower())] = ("", str(get(p, "email") or ""))
+    for v in getattr(preview, "verdicts", None) or ():
+        r = v.record
+        key = (r.entity, str(r.id).lower())
+        out[key] = (str(r.name or ""), out.get(key, ("", ""))[1] or str(v.email or r.email or ""))
+    return out
+
+
+def with_people(records: list[Any], people: dict[tuple[str, str], tuple[str, str]]) -> list[dict[str, Any]]:
+    out = []
+    for rec in records:
+        d = dict(rec) if isinstance(rec, dict) else dict(vars(rec))
+        name, email = people.get((str(d.get("entity")), str(d.get("id", "")).lower()), ("", ""))
+        d["name"] = d.get("name") or name
+        d["email"] = d.get("email") or email
+        out.append(d)
+    return out
+
+
 def record_row(rec: Any) -> list[Text]:
     outcome = get(rec, "verdict", get(rec, "outcome")) or ""
     codes = get(rec, "failure_codes") or get(rec, "failure") or ""
     if isinstance(codes, list | tuple):
         codes = ", ".join(str(c) for c in codes)
     reason = " ".join(str(x) for x in (get(rec, "reason") or "", codes) if x)
-    cells = [get(rec, "entity", ""), get(rec, "id", ""), get(rec, "email", "") or "", outcome, reason]
+    cells = [get(rec, "entity", ""), get(rec, "name") or get(rec, "id", ""), get(rec, "email", "") or "", outcome,
+             reason]
     style = "red" if outcome == "failed" else ""
     return [Text("" if c is None else str(c), style=style) for c in cells]
 
@@ -74,17 +101,12 @@ class RunsScreen(WizardScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("Run history", classes="title")
-        runs: DataTable[Text] = DataTable(id="runs", cursor_type="row")
-        runs.add_columns(*RUN_COLUMNS)
-        yield runs
+        yield RowTable(*RUN_COLUMNS, id="runs")
         yield Static("", id="runs-empty", classes="hint")
         yield Static("Records of the chosen run", classes="title")
-        records: DataTable[Text] = DataTable(id="records", cursor_type="row", zebra_stripes=True)
-        records.add_columns(*RECORD_COLUMNS)
-        yield records
-        yield Static("Failed records that Dotdigital may accept are sent first by the next sync (s); "
-                     "those refused for good (suppressed, invalid) wait until the record changes in Dynamics.",
-                     id="retry-hint", classes="hint")
+        yield RowTable(*RECORD_COLUMNS, id="records", zebra_stripes=True)
+        yield Static("s syncs again: failed records Dotdigital may accept go first; those refused for good "
+                     "wait until the record changes in Dynamics.", id="retry-hint", classes="hint")
 
     def action_retry(self) -> None:
         self.dapp.action_goto("sync")
@@ -106,7 +128,9 @@ class RunsScreen(WizardScreen):
         table.clear()
         for run in self.runs:
             table.add_row(*run_row(run))
-        self.query_one("#runs-empty", Static).update("" if self.runs else "No runs yet.")
+        empty = self.query_one("#runs-empty", Static)
+        empty.update("" if self.runs else "No runs yet.")
+        empty.display = not self.runs
         if self.runs:
             table.move_cursor(row=0)
             self.open_run(0)
@@ -118,8 +142,12 @@ class RunsScreen(WizardScreen):
     def open_run(self, row: int) -> None:
         run_id = get(self.runs[row], "id", get(self.runs[row], "run_id"))
 
+        preview = self.dapp.preview_result
+
         def work() -> None:
-            self.post_message(RunRecordsLoaded(run_id, list(self.dapp.services().state.run_records(run_id))))
+            svc = self.dapp.services()
+            people = known_people(svc.state, svc.env_key, preview)
+            self.post_message(RunRecordsLoaded(run_id, with_people(list(svc.state.run_records(run_id)), people)))
 
         self.run_io(work, group="run-records", description="Reading the run's records failed")
 

@@ -230,6 +230,7 @@ class SyncScreen(WizardScreen):
         self.query_one("#throughput", Static).update(rate_text(n, seconds))
         self.query_one("#summary", Static).update(text)
         log.write_line(Text.from_markup(text).plain, scroll_end=True)
+        self.call_after_refresh(log.scroll_end, animate=False)  # the summary took room: stay at the end
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

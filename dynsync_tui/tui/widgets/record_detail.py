@@ -19,8 +19,10 @@ def detail_text(v: Any | None) -> Text:
         return t
     r = v.record
 
+    width = max([13, *(len(f"Field {k}") for k in r.fields)])
+
     def line(label: str, value: Any, style: str = "") -> None:
-        t.append(f"{label[:13]:<13} ", style="bold")
+        t.append(f"{label:<{width}} ", style="bold")  # labels are never cut ("Field FIRSTNAME")
         t.append(f"{'' if value is None else value}\n", style=style)
 
     line("Record", f"{r.entity} {r.id}")
