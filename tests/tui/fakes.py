@@ -79,7 +79,7 @@ class FakeDataverse:
     def whoami(self) -> dict[str, str]:
         return {"UserId": "user-1", "OrganizationId": "org-1"}
 
-    def count(self, entity_set: str) -> int:
+    def count(self, entity_set: str, filter: str | None = None) -> int:
         return {"contacts": 1200, "leads": 300, "accounts": 80}.get(entity_set, 0)
 
     def attributes(self, entity: str) -> list[Any]:
@@ -94,6 +94,9 @@ class FakeDataverse:
                                 target_key="accountid")]
 
     def iter_pages(self, entity_set: str, *, select: list[str], **kw: Any) -> Any:
+        if entity_set == "systemusers":
+            yield [{"fullname": "Alex Admin"}]
+            return
         numbers = ["07700 900123", "+33 6 12 34 56 78", "+44 7700 900456", "", "0049 171 1234567"] * 20
         yield [{select[0]: n} for n in numbers]
 

@@ -11,7 +11,7 @@ from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
 from dynsync_tui.core.config import AUTH_MODES
-from dynsync_tui.tui.messages import Connected, get
+from dynsync_tui.tui.messages import Connected, WorkerFailed, get, one_line
 from dynsync_tui.tui.screens.base import WizardScreen
 
 AUTH_TEXT = {"client_secret": "Client secret", "certificate": "Certificate",
@@ -25,11 +25,32 @@ FIELDS = (  # (input id, label, section, attribute, placeholder)
 )
 
 
-def describe_whoami(who: Any) -> str:
+def describe_whoami(who: Any, name: str = "") -> str:
     user = get(who, "UserId") or get(who, "user_id") or get(who, "user") or "?"
     org = get(who, "OrganizationId") or get(who, "organization_id") or get(who, "org") or "?"
-    name = get(who, "fullname") or get(who, "name")
+    name = name or get(who, "fullname") or get(who, "name") or ""
     return f"Dynamics: connected as {name or user} (organisation {org})"
+
+
+def user_name(dataverse: Any, who: Any) -> str:
+    """The signed-in user's full name when Dataverse will say it ('' otherwise)."""
+    uid = get(who, "UserId")
+    if not uid:
+        return ""
+    try:
+        page = next(iter(dataverse.iter_pages("systemusers", select=["fullname"],
+                                              filter=f"systemuserid eq {uid}")), [])
+    except Exception:  # noqa: BLE001 - the name is a nicety; the id is shown instead
+        return ""
+    return str(page[0].get("fullname") or "") if page else ""
+
+
+def without_source(text: str, source: str) -> str:
+    """Drop a leading config-file path from an error when that file does not hold these values."""
+    for prefix in (f"{source}: ", f"{source} "):
+        if source and text.startswith(prefix):
+            return text[len(prefix):]
+    return text
 
 
 def describe_account(info: Any) -> str:
@@ -74,8 +95,9 @@ class ConnectScreen(WizardScreen):
 
     def _note(self) -> None:
         env = self.query_one("#env", Input).value.strip()
-        note = ("Blank environment: the built-in sandbox"
-                + (f" ({self.dapp.sandbox_label})." if self.dapp.sandbox_label else ".")) if not env else ""
+        label = self.dapp.sandbox_label or ""
+        extra = f" ({label})" if label and label.lower() != "sandbox" else ""
+        note = f"Blank environment: the built-in sandbox{extra}." if not env else ""
         self.query_one("#sandbox-note", Static).update(note)
 
     @on(Input.Changed)
@@ -114,11 +136,26 @@ class ConnectScreen(WizardScreen):
         self.set_status("")
         entities = self.dapp.config.mapped_entities()
 
+        unsaved = self.dapp.dirty or not self.dapp.config_path.exists()
+        sources = {self.dapp.config.source, str(self.dapp.config_path)}
+
         def work() -> None:
-            svc = self.dapp.services()
-            lines = [describe_whoami(svc.dataverse.whoami()), describe_account(svc.dotdigital.account_info())]
-            counts = [f"{e}s: {svc.dataverse.count(ENTITY_SETS.get(e, e + 's')):,}" for e in entities]
-            lines.append("Records: " + ", ".join(counts))
+            try:
+                svc = self.dapp.services()
+                who = svc.dataverse.whoami()
+                lines = [describe_whoami(who, user_name(svc.dataverse, who)),
+                         describe_account(svc.dotdigital.account_info())]
+                counts = [f"{svc.dataverse.count(ENTITY_SETS.get(e, e + 's'), filter='statecode eq 0'):,} {e}s"
+                          for e in entities]
+            except Exception as exc:  # noqa: BLE001 - one line in words
+                text = one_line(exc)
+                if unsaved:  # the values come from this form, not from the file
+                    for source in sources:
+                        text = without_source(text, source)
+                self.post_message(WorkerFailed(f"Test connection failed: {text}"))
+                return
+            lines.append("Active records of the mapped entities: " + ", ".join(counts)
+                         + " (the preview counts those in scope)")
             self.post_message(Connected(lines))
 
         self.run_io(work, group="connect", description="Test connection failed")

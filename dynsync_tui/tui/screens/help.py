@@ -11,23 +11,23 @@ from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
 HELP = """\
-# dynsync — keys
+# dynsync — keys  (Esc closes this help)
 
-| Step (key) | What |
+| Step | Keys |
 |---|---|
-| F1 Connect | Account Administration: where data comes from and goes to; `t` Test connection |
-| F2 Country | Default country for numbers without a country code, or Off |
-| F3 Mappings | Email data mappings: `a` add, `e` edit, `delete`, `ctrl+s` save |
-| F4 Lists | Manage Dynamics list members: `space` picks a list, `m` maps it to a Dotdigital list |
-| F5 Preview | Why records sync or skip: `enter` filters, `/` search, `s` sort, `d` detail, `x`/`j` export |
-| F6 Sync | `enter` start, `escape` cancel (asks first) |
-| F7 Runs | History from the state file: `enter` opens a run, `s` syncs again (rejected records first) |
+| F1 Connect | `ctrl+r` Test connection (works while typing in a box) |
+| F2 Country | type in the search box, `↓` into the list, `enter` picks the highlighted country |
+| F3 Mappings | `a` add, `e`/`enter` edit, `delete` delete (asks first), `home`/`end` first/last row |
+| F4 Lists | choose the 'Activated for Email' column; `space`/`enter` pick a list, `m` map it to a Dotdigital list, `r` reload |
+| F5 Preview | `enter` on a reason filters; `/` search, `s` sort, `d`/`enter` detail, `esc` closes it, `x` CSV / `j` JSON export, `p` email-change policy, `r` reload |
+| F6 Sync | `enter` start (asks first), `esc` cancel a running sync (asks first) |
+| F7 Runs | `enter` opens a run, `s` sync again (asks first; rejected records first), `r` reload |
 
-On Preview, `p` cycles the email-change policy (duplicate, update, skip) and previews again.
-
-Everywhere: `ctrl+n` next step, `ctrl+b` back, `ctrl+s` save the config, `ctrl+p` command palette,
-`ctrl+t` light/dark,
-`?` this help, `ctrl+q` quit. Number keys work when no text box has focus; F-keys always.
+Everywhere: `ctrl+n` Next (saves the config), `ctrl+b` Back, `F1`–`F7` go to a step (or `1`–`7` when no
+text box has focus), `ctrl+s` save, `ctrl+p` command palette, `ctrl+t` light/dark, `?` this help,
+`ctrl+q` quit (asks when there are unsaved changes). While a text box has focus, letter keys type into
+it, so the footer hides them. The header says whether the config file is saved; Preview and Sync
+save it first, so a headless `dynsync sync` does the same.
 
 Secrets (client secret, Dotdigital API password) come from `DYNSYNC_CLIENT_SECRET` and
 `DYNSYNC_DOTDIGITAL_PASSWORD`; they are never written to the config file.
@@ -36,7 +36,7 @@ Secrets (client secret, Dotdigital API password) come from `DYNSYNC_CLIENT_SECRE
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,question_mark,q", "close", "Close", id="help.close", tooltip="Close help"),
+        Binding("escape,question_mark,q", "close", "Close help", id="help.close", tooltip="Close help (esc)"),
     ]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
