@@ -47,7 +47,7 @@ class DynsyncApp(App[None]):
         Binding("ctrl+t", "toggle_theme", "Theme", show=False, id="app.theme", tooltip="Light / dark theme"),
         Binding("ctrl+s", "save_config", "Save", show=False, id="app.save", tooltip="Save the config file"),
         Binding("ctrl+n", "next", "Next", id="app.next", tooltip="Next step"),
-        Binding("ctrl+b", "back", "Back", id="app.back", tooltip="Previous step"),
+        Binding("ctrl+b", "back", "Back", show=False, id="app.back", tooltip="Previous step (the Back button)"),
         *_step_bindings(),
     ]
 

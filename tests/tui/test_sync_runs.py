@@ -44,3 +44,20 @@ async def test_runs_show_names_and_emails_and_several_rows_at_80x24(tui_app) -> 
         records = app.screen.query_one("#records", DataTable)
         row = [str(c) for c in records.get_row_at(records.row_count - 1)]
         assert row[1].startswith("Person ") and row[2].endswith("@example.com"), row
+
+
+async def test_no_stray_scrollbar_glyphs_at_80x24(tui_app) -> None:
+    """A horizontal scrollbar thumb under a table or the log showed as ▍/▏/▋ mid-screen."""
+    from textual.widgets import DataTable as Table
+
+    app = tui_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        for key in ("f3", "f4", "f6", "f7"):
+            await pilot.press(key)
+            await settle(app, pilot)
+            for widget in (*app.screen.query(Table), *app.screen.query(Log)):
+                assert widget.scrollbar_size_horizontal == 0, f"{key}: {widget.id}"
+        await pilot.press("f3")
+        await settle(app, pilot)
+        row = [str(c) for c in app.screen.query_one("#mappings", Table).get_row_at(0)]
+        assert row[-1] == "from CRM"

@@ -159,7 +159,7 @@ class CountryScreen(WizardScreen):
             ol = self.query_one("#countries", OptionList)
             if ol.option_count and ol.highlighted is None:
                 ol.highlighted = 0
-            ol.focus()
+            self.set_focus(ol)  # at once (focus() waits a turn): keys typed fast reach the list
 
     @on(Input.Submitted, "#search")
     def _pick_top(self) -> None:

@@ -70,7 +70,7 @@ def list_row(ml: Any, sel: ListSelection | None, wide: bool = True) -> list[Text
 
 class ListsScreen(WizardScreen):
     STEP = "lists"
-    AUTO_FOCUS = "#lists"
+    AUTO_FOCUS = "#mode"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle", "Pick", id="lists.toggle", tooltip="Pick or unpick the list"),
         Binding("m", "map", "Map to Dotdigital list", id="lists.map",
@@ -110,7 +110,14 @@ class ListsScreen(WizardScreen):
     def on_mount(self) -> None:
         self._apply_mode()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("toggle", "map"):
+            return self.mode == "lists"  # the footer offers them only in lists mode
+        return super().check_action(action, parameters)
+
     def on_screen_resume(self) -> None:
+        if self.mode == "lists" and self.lists:
+            self.query_one("#lists", DataTable).focus()
         if self._loaded_for != self.dapp.generation:
             self._loaded_for = self.dapp.generation
             self.action_reload()
@@ -203,6 +210,9 @@ class ListsScreen(WizardScreen):
         table = self.query_one("#lists", DataTable)
         table.display = mode == "lists"
         self.query_one("#activation-row").display = mode == "lists"
+        if self.focused is table and not table.display:
+            self.query_one("#mode", RadioSet).focus()
+        self.refresh_bindings()
         self.query_one("#consent-field", Input).display = mode == "field"
         qualifying = [m for m in self.lists if not why_not(m)]
         empty = self.query_one("#empty", Static)
@@ -269,7 +279,7 @@ class ListsScreen(WizardScreen):
 
     @on(DataTable.RowHighlighted, "#lists")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if 0 <= event.cursor_row < len(self.lists):
+        if self.mode == "lists" and 0 <= event.cursor_row < len(self.lists):
             ml = self.lists[event.cursor_row]
             if why_not(ml):
                 self.set_status(f"{get(ml, 'name')}: {why_not(ml)}")

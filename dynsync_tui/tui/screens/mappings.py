@@ -24,12 +24,13 @@ from dynsync_tui.tui.screens.mapping_edit import MappingEditScreen
 from dynsync_tui.tui.widgets.confirm import ConfirmScreen
 from dynsync_tui.tui.widgets.row_table import RowTable
 
-COLUMNS = ("Email data label", "Mapped entity", "Primary CRM field", "Linked CRM field", "Mapping direction")
+COLUMNS = ("Email data label", "Entity", "Primary CRM field", "Linked CRM field", "Direction")
+SHORT_DIRECTION = {"from_crm": "from CRM", "to_crm": "to CRM", "both": "both ways"}
 
 
 def mapping_row(m: Mapping) -> list[Text]:
     linked = f"{m.linked_entity}.{m.linked_field}" if m.is_linked else ""
-    return [Text(x) for x in (m.label, m.entity, m.field, linked, DIRECTION_TEXT.get(m.direction, m.direction))]
+    return [Text(x) for x in (m.label, m.entity, m.field, linked, SHORT_DIRECTION.get(m.direction, m.direction))]
 
 
 class MappingsScreen(WizardScreen):
