@@ -156,6 +156,7 @@ async def test_no_eligible_lists(tui_app) -> None:
         await settle(app, pilot)
         assert "No marketing list qualifies" in text_of(app, "#empty")
         assert app.screen.query_one("#next", Button).disabled
+        app.screen.query_one("#lists", DataTable).focus()
         await pilot.press("space")
         assert "not activated for email" in text_of(app, "#status")
 
