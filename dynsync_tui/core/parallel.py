@@ -23,7 +23,7 @@ from typing import Any
 
 from dynsync_tui.core.records import CrmRecord, PriorState, RecordVerdict
 from dynsync_tui.core.verdicts import (
-    SKIP, VerdictSettings, apply_state, check_record, classify, resolve_conflicts,
+    SKIP, VerdictSettings, apply_state, check_record, classify, resolve_conflicts, with_state,
 )
 
 MIN_RECORDS = 50_000
@@ -90,6 +90,7 @@ def classify_parallel(records: Iterable[CrmRecord], prior: Mapping[tuple[str, st
             or "fork" not in multiprocessing.get_all_start_methods()):
         return classify(items, prior, settings)
     ctx = multiprocessing.get_context("fork")
+    settings = with_state(settings, prior)
     parts = partition(items, processes)
     _SHARED = (items, parts, prior, settings)
     workers = []

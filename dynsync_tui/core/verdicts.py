@@ -16,6 +16,7 @@ spaces inside, or with non-ASCII characters (Dotdigital refuses those as Invalid
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -44,6 +45,7 @@ class VerdictSettings:
     list_map: dict[str, int] = field(default_factory=dict)  # Dynamics list id → Dotdigital list id
     clear_when_empty: frozenset[str] = frozenset()  # data labels an empty CRM value clears
     full: bool = False  # resend everything: nothing is "unchanged"
+    synced_emails: frozenset[str] = frozenset()  # emails of contacts the last syncs made (see with_state)
 
     @classmethod
     def from_config(cls, cfg: Any, *, full: bool = False) -> VerdictSettings:
@@ -58,6 +60,14 @@ class VerdictSettings:
             clear_when_empty=frozenset(m.label for m in cfg.mappings if m.clear_when_empty),
             full=full,
         )
+
+
+def with_state(settings: VerdictSettings, prior: Mapping[tuple[str, str], PriorState]) -> VerdictSettings:
+    """The settings plus the emails the state knows as Dotdigital contacts: a record sent with
+    one of them updates that contact (Dotdigital matches by email), whoever synced it."""
+    if settings.synced_emails or not prior:
+        return settings
+    return dataclasses.replace(settings, synced_emails=frozenset(p.email for p in prior.values() if p.email))
 
 
 _SPACE = re.compile(r"\s")
@@ -169,7 +179,8 @@ def apply_state(v: RecordVerdict, s: VerdictSettings) -> None:
     assert email is not None and e164 is not None
     existing = prior is not None and (prior.contact_id is not None or bool(prior.email))
     flags: list[str] = []
-    match, contact_id, verdict = "email", None, UPDATE if existing else CREATE
+    taken = email in s.synced_emails and (prior is None or prior.email != email)
+    match, contact_id, verdict = "email", None, UPDATE if existing or taken else CREATE
     send_mobile = True
     if existing:
         assert prior is not None
@@ -183,9 +194,10 @@ def apply_state(v: RecordVerdict, s: VerdictSettings) -> None:
                 return
             if s.on_email_change == "update" and prior.contact_id is not None:
                 match, contact_id = "contactId", prior.contact_id
-            else:  # a new contact: the old one keeps its mobile, so never resend that one
-                verdict = CREATE
-                flags.insert(0, R.EMAIL_CHANGED.value)
+            else:  # another contact: the old one keeps its mobile, so never resend that one
+                if not taken:  # a new one, not the contact another record synced with this email
+                    verdict = CREATE
+                    flags.insert(0, R.EMAIL_CHANGED.value)
                 send_mobile = send_mobile and not same_mobile
         if prior.sms_opted_out:
             flags.append(R.SMS_OPTED_OUT.value)
@@ -259,6 +271,7 @@ def classify(records: Iterable[CrmRecord], prior: Mapping[tuple[str, str], Prior
              settings: VerdictSettings) -> list[RecordVerdict]:
     """Every record's verdict, in input order."""
     get = prior.get
+    settings = with_state(settings, prior)
     verdicts = [check_record(r, get((r.entity, r.id)), settings) for r in records]
     for i in resolve_conflicts(verdicts):
         apply_state(verdicts[i], settings)

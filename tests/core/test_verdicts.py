@@ -169,6 +169,23 @@ def test_email_change_skip_holds_the_record() -> None:
     assert (v.verdict, v.reason, v.payload) == ("skip", "email_change_held", None)
 
 
+def test_an_email_another_record_already_synced_is_an_update_not_a_create() -> None:
+    """Dotdigital matches by email: a record that takes an email the state already knows as a
+    synced contact updates that contact. The preview must say so, as the sync will report it."""
+    bob = one(rec("c2", email="bob@example.com", mobile=GB2))
+    bob_prior = synced(bob, contact_id=7)
+    newcomer = rec("c3", email="bob@example.com", modified="2026-02-01T00:00:00Z")
+    got = classify([newcomer, rec("c2", email="bob@example.com", mobile=GB2)],
+                   {("contact", "c2"): bob_prior}, VerdictSettings())
+    assert [(v.verdict, v.reason) for v in got] == [("update", None), ("skip", "duplicate_email")]
+
+    ann = one(rec())  # ann moves onto bob's address: no duplicate contact is created
+    priors = {("contact", "c1"): synced(ann), ("contact", "c2"): bob_prior}
+    moved = rec(email="bob@example.com", modified="2026-02-01T00:00:00Z")
+    got = classify([moved, rec("c2", email="bob@example.com", mobile=GB2)], priors, VerdictSettings())
+    assert [(v.verdict, v.reason) for v in got] == [("update", None), ("skip", "duplicate_email")]
+
+
 def test_mobile_change_is_not_sent_unless_asked() -> None:
     first = one(rec())
     v = one(rec(mobile=GB2), synced(first))
