@@ -161,10 +161,12 @@ def _checked(services: Any, cfg: Config) -> Any:
 def cmd_preview(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
     import json
 
-    from dynsync_tui.core.export import write_csv
+    from dynsync_tui.core.export import check_path, write_csv
     from dynsync_tui.sync.engine import Engine
 
     cfg, _ = resolve_config(args, paths)
+    if args.export is not None:
+        check_path(args.export)
     with running_sandbox(paths, args.data, cfg.is_sandbox) as info:
         services = _checked(_connect(cfg, paths, info, args.state, can_prompt=True), cfg)
         preview = Engine(cfg, services, on_event=logs.event_logger()).preview()
@@ -233,6 +235,8 @@ def cmd_sandbox(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
 
     if args.data is not None and not args.data.is_dir():
         raise ConfigError(f"--data {args.data}: no such folder")
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port}: must be 0 (any free port) to 65535")
     return serve(sandbox_home(paths, args.data), args.data, args.reset, port=args.port, faults=args.faults)
 
 

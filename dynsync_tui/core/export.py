@@ -26,13 +26,22 @@ def csv_row(v: RecordVerdict) -> tuple[str, ...]:
             v.correction)
 
 
-def write_csv(path: str | os.PathLike[str], verdicts: Iterable[RecordVerdict]) -> int:
-    """Write one row per record, atomically (temp file + rename). Returns the row count."""
+def check_path(path: str | os.PathLike[str]) -> Path:
+    """The export path, once it can be a CSV file in an existing folder (checked before a
+    preview starts, so a typo does not cost a whole read)."""
     p = Path(path)
     if p.suffix.lower() != ".csv":
         raise ExportError(f"--export {p}: the file name must end in .csv")
     if not p.parent.is_dir():
         raise ExportError(f"--export {p}: folder {p.parent} does not exist")
+    if p.is_dir():
+        raise ExportError(f"--export {p}: is a folder; give a file name")
+    return p
+
+
+def write_csv(path: str | os.PathLike[str], verdicts: Iterable[RecordVerdict]) -> int:
+    """Write one row per record, atomically (temp file + rename). Returns the row count."""
+    p = check_path(path)
     buf = io.StringIO(newline="")
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_HEADER)
@@ -40,13 +49,15 @@ def write_csv(path: str | os.PathLike[str], verdicts: Iterable[RecordVerdict]) -
     for v in verdicts:
         w.writerow(csv_row(v))
         n += 1
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    tmp = ""
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(buf.getvalue())
         os.replace(tmp, p)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
         raise ExportError(f"--export {p}: cannot write ({exc.strerror})") from None
     return n
 

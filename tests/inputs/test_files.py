@@ -157,3 +157,32 @@ def test_missing_data_folder(run_cli, home, tmp_path) -> None:
 def test_flags_count_before_or_after_the_command(run_cli, home, argv) -> None:
     """A flag given before the command is not silently dropped by the command's defaults."""
     _check_refused(run_cli(home, *argv, "--sandbox"), "--country 'ZZ'")
+
+
+@pytest.mark.parametrize(("name", "needle"), [("nope/out.csv", "does not exist"), ("out.txt", "must end in .csv"),
+                                              ("folder.csv", "is a folder")])
+def test_bad_export_path_is_refused_before_anything_connects(run_cli, tmp_path, name, needle) -> None:
+    (tmp_path / "folder.csv").mkdir()
+    home = tmp_path / "fresh-home"
+    res = run_cli(home, "preview", "--sandbox", "--export", str(tmp_path / name))
+    _check_refused(res, needle, "--export")
+    assert not list(home.glob("sandbox/**/sandbox.db")), "the sandbox must not have been started"
+
+
+def test_export_folder_that_cannot_be_written_is_one_line(tmp_path, monkeypatch) -> None:
+    import tempfile
+
+    from dynsync_tui.core.export import ExportError, write_csv
+
+    def refuse(*a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(ExportError, match=r"--export .*out\.csv: cannot write \(Permission denied\)"):
+        write_csv(tmp_path / "out.csv", [])
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_sandbox_port_out_of_range(run_cli, home, port) -> None:
+    _check_refused(run_cli(home, "sandbox", "--port", port), "--port")
