@@ -342,6 +342,9 @@ class Engine:
         except Cancelled:  # a connector's wait was cut short: state is consistent, stop here
             status = "cancelled"
             return summary
+        except KeyboardInterrupt:  # Ctrl-C: the journal lets the next run finish what is in flight
+            status = "cancelled"
+            raise
         finally:
             summary.status = status
             summary.seconds = self.clock() - t0

@@ -268,3 +268,22 @@ def test_cancel_during_a_connector_wait_ends_the_run_cancelled(tmp_path):
     rig.dd.start_import = real_start
     again = rig.engine().sync()
     assert again.created == 4 and len(rig.dd.people) == 8
+
+
+def test_ctrl_c_mid_run_is_recorded_as_cancelled_and_the_rerun_finishes(rig):
+    real = rig.dd.start_import
+    sent = []
+
+    def interrupted(contacts):
+        if sent:
+            raise KeyboardInterrupt  # Ctrl-C while the second batch is being sent
+        sent.append(1)
+        return real(contacts)
+
+    rig.dd.start_import = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        rig.engine().sync()
+    assert rig.state.runs("test:env")[0].status == "cancelled"
+    rig.dd.start_import = real
+    again = rig.engine().sync()
+    assert again.status == "ok" and len(rig.dd.people) == 9
