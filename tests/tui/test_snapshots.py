@@ -37,6 +37,11 @@ def act(name: str) -> Any:
     return lambda app: getattr(app.screen, f"action_{name}")()
 
 
+def run_sync(app: Any) -> None:
+    """Start the sync past its confirmation (the question has its own snapshot)."""
+    app.screen.run_sync(False)
+
+
 def set_value(selector: str, value: Any) -> Any:
     def act(app: Any) -> None:
         app.screen.query_one(selector).value = value
@@ -71,8 +76,9 @@ CASES = {
                                      lambda app: app.screen.query_one("#reasons", OptionList).action_select(),
                                      lambda app: app.screen.query_one("#records").focus(), "down", "d")),
     "sync_ready": ({}, ("f6",)),
-    "sync_done": ({}, ("f6", act("start"))),
-    "runs_history": ({}, ("f6", act("start"), "f7")),
+    "sync_confirm": ({}, ("f5", "f6", act("start"))),
+    "sync_done": ({}, ("f6", run_sync)),
+    "runs_history": ({}, ("f5", "f6", run_sync, "f7")),  # names and emails come from the preview
     "help": ({}, ("question_mark",)),
 }
 SMALL = {  # the smallest supported terminal, and the light theme

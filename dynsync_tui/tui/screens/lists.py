@@ -89,6 +89,7 @@ class ListsScreen(WizardScreen):
         self._have_lists = False
         self.address_books: list[Any] = []
         self._wide = True
+        self._auto_note = ""
 
     def compose_body(self) -> ComposeResult:
         consent = self.dapp.config.consent
@@ -152,6 +153,9 @@ class ListsScreen(WizardScreen):
         self.refresh_table()
         if gone:
             self.set_status(f"Unpicked (no longer eligible): {', '.join(gone)}", error=True)
+        elif self._auto_note:
+            self.set_status(self._auto_note)
+        self._auto_note = ""
 
     def _show_columns(self, columns: list[Any], column: str) -> None:
         """The candidates for 'Activated for Email'; the one the lists were read with is chosen
@@ -168,7 +172,7 @@ class ListsScreen(WizardScreen):
         cfg = self.dapp.config.dynamics
         if column and cfg.activation_column != column:
             cfg.activation_column = column
-            self.notify(f"'Activated for Email' column: {column} (the only candidate).", title="Lists")
+            self._auto_note = f"'Activated for Email' column: {column} (the only candidate; saved with Next)."
         if not columns:
             select.prompt = "no esc_ Boolean column on marketing lists"
 

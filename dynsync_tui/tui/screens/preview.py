@@ -37,11 +37,11 @@ class PreviewScreen(WizardScreen):
     STEP = "preview"
     AUTO_FOCUS = "#records"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "reload", "Reload", id="preview.reload", tooltip="Read the records again"),
+        Binding("r", "reload", "Reload", show=False, id="preview.reload", tooltip="Read the records again"),
         Binding("slash", "search", "Search", id="preview.search", tooltip="Search name, email or phone"),
         Binding("s", "sort", "Sort", id="preview.sort", tooltip="Cycle sort: entity, email, verdict"),
         Binding("d", "detail", "Detail", id="preview.detail", tooltip="Show or hide the record detail"),
-        Binding("escape", "close_detail", "Close detail", id="preview.close_detail",
+        Binding("escape", "close_detail", "Close", id="preview.close_detail",
                 tooltip="Hide the record detail"),
         Binding("x", "export('csv')", "CSV", id="preview.export_csv",
                 tooltip="Write the records shown to preview-export.csv beside the config"),

@@ -142,6 +142,10 @@ class SyncScreen(WizardScreen):
         self.app.push_screen(ConfirmScreen(confirm_text(self.dapp.preview_result, full), yes="Sync",
                                            no="Cancel", yes_variant="success"), answer)
 
+    def _show_eta(self, show: bool) -> None:
+        for eta in self.query_one("#bar", ProgressBar).query("ETAStatus"):
+            eta.display = show
+
     def run_sync(self, full: bool) -> None:
         if self.running:
             return
@@ -153,6 +157,7 @@ class SyncScreen(WizardScreen):
         self.query_one("#notice", Static).update("")
         self.query_one("#throughput", Static).update("")
         self.query_one("#bar", ProgressBar).update(total=None, progress=0)
+        self._show_eta(True)
         log = self.query_one("#log", Log)
         log.clear()  # each run starts a fresh log
         log.write_line("Sync started" + (" (full)" if full else "") + ".", scroll_end=True)
@@ -227,6 +232,7 @@ class SyncScreen(WizardScreen):
         n = checked(message.summary)
         seconds = float(get(message.summary, "seconds", 0.0) or 0.0) or (time.monotonic() - self._started)
         self.query_one("#bar", ProgressBar).update(total=max(n, 1), progress=max(n, 1))
+        self._show_eta(False)  # no countdown after the run: the line below has the real time
         self.query_one("#throughput", Static).update(rate_text(n, seconds))
         self.query_one("#summary", Static).update(text)
         log.write_line(Text.from_markup(text).plain, scroll_end=True)
