@@ -31,6 +31,7 @@ _EXTENSION = re.compile(
 )
 _WORD_NOTE = re.compile(r"(?<=[0-9)])\s*(?:[-–—:,;/]\s*|\s+)([^\W\d_][^\d]*)$")
 _LEADING_LABEL = re.compile(r"^[^\W\d_][^\d:]{0,24}:\s*(?=[+(0-9])")
+_BRACKETED_CODE = re.compile(r"^\(\s*(\+[1-9][0-9]{0,2})\s*\)[\s.-]*")  # "(+44) 7411 …"
 _TRUNK_ZERO = re.compile(r"^(\+[1-9][0-9]{0,2})[\s.-]*\(0\)[\s.-]*")
 _ALLOWED = re.compile(r"\+?[0-9\s\-./()\[\]]+")
 _MAX_NOTE_DIGITS = 4  # a "note" holding a second number is not a note
@@ -142,6 +143,7 @@ def clean(raw: str) -> Cleaned:
     if digits is not None:
         s = step(s, digits)
     s = _idd_to_plus(s)
+    s = step(s, _BRACKETED_CODE.sub(r"\1 ", s))
     s = step(s, _TRUNK_ZERO.sub(r"\1 ", s))
     if not _ALLOWED.fullmatch(s) or "+" in s[1:]:
         # letters (or other marks) in the middle: the library would skip them, we refuse

@@ -68,6 +68,8 @@ def test_issue_table(raw: str, default: str | None, record_country: str | None,
     ("07411 222333 mobile", "07411 222333 mobile → 07411 222333"),
     ("Mob: 07411 222333", "Mob: 07411 222333 → 07411 222333"),
     (" 07411 222333\u200b", '" 07411 222333\\u200b" → 07411 222333'),
+    ("(+44) 7411 222333", "(+44) 7411 222333 → +44 7411 222333"),
+    ("(+44)(0)7411 222333", "(+44)(0)7411 222333 → +44 (0)7411 222333"),
 ])
 def test_every_cleaning_step_is_a_visible_correction(raw: str, shown: str) -> None:
     default = "US" if raw == "447411222333" else "GB"
