@@ -207,8 +207,10 @@ def apply_state(v: RecordVerdict, s: VerdictSettings) -> None:
     v.flags = tuple(flags)
     v.reason = flags[0] if flags else None
     v.field_hash = digest
-    if (existing and not s.full and prior is not None and prior.outcome != "failed"
-            and prior.field_hash == digest):
+    # Not unchanged after a failure, nor after losing the email to another record (whose data
+    # went onto the contact with that email meanwhile).
+    if (existing and not s.full and prior is not None and prior.field_hash == digest
+            and prior.outcome != "failed" and prior.reason != R.DUPLICATE_EMAIL.value):
         v.verdict = UNCHANGED
         return
     identifiers: dict[str, Any] = {"contactId": contact_id} if contact_id is not None else {}

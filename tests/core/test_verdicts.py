@@ -235,6 +235,18 @@ def test_a_record_that_failed_last_time_is_never_unchanged() -> None:
     assert one(rec(), synced(first, outcome="failed")).verdict == "update"
 
 
+def test_a_record_that_lost_its_email_last_time_is_resent_when_it_wins_again() -> None:
+    """While it lost, the winner wrote its own data onto the contact with that email: the
+    hash of what this record last sent no longer says what Dotdigital holds."""
+    first = one(rec("c2", email="bob@example.com", fields={"FIRSTNAME": "Bob"}))
+    lost = synced(first, outcome="skip", reason="duplicate_email")
+    v = one(rec("c2", email="bob@example.com", fields={"FIRSTNAME": "Bob"}), lost)
+    assert v.verdict == "update" and v.payload["dataFields"] == {"FIRSTNAME": "Bob"}
+    skipped_for_another_reason = synced(first, outcome="skip", reason="invalid_mobile")
+    assert one(rec("c2", email="bob@example.com", fields={"FIRSTNAME": "Bob"}),
+               skipped_for_another_reason).verdict == "unchanged"
+
+
 def test_a_changed_field_is_an_update() -> None:
     first = one(rec(fields={"FIRSTNAME": "Ann"}))
     v = one(rec(fields={"FIRSTNAME": "Anne"}), synced(first))
