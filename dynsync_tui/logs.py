@@ -26,10 +26,12 @@ SECRET_ENV = ("DYNSYNC_CLIENT_SECRET", "DYNSYNC_DOTDIGITAL_PASSWORD", "DYNSYNC_C
 log = logging.getLogger(LOGGER)
 
 # An email (a local part, then @ or its URL form %40, then the domain if there is one: broken
-# addresses like "ann@" are masked too).
-_EMAIL = re.compile(r"(?<![\w.%+-])([\w.%+-])[\w.%+-]*(@|%40)((?:[\w-]+\.)*[\w-]+)?")
+# addresses like "ann@" are masked too). An apostrophe inside the local part (o'neil) belongs to it.
+_EMAIL = re.compile(r"(?<![\w.%+-])([\w.%+-])(?:[\w.%+-]|'(?=[\w.%+-]))*(@|%40)((?:[\w-]+\.)*[\w-]+)?")
 # A run of digits with the separators people type; masked when it holds 7 digits or more.
 _PHONE = re.compile(r"(?<![\w/.:-])(\+)?\(?\d[\d \t\u00a0\u2007\u202f().\-\u2010-\u2015]{5,}\d(?![\w])")
+# A number a spreadsheet turned into scientific notation: 4.47700900333E+11.
+_SCIENTIFIC = re.compile(r"(?<![\w.])(\d)\.(\d{6,})[eE]\+?\d{1,2}(?![\w.])")
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[\w.~+/=-]+")
@@ -53,8 +55,13 @@ def mask_phone(match: re.Match[str]) -> str:
     return ("+" if match.group(1) else "") + digits[:head] + "*" * (len(digits) - head - 3) + digits[-3:]
 
 
+def _mask_scientific(match: re.Match[str]) -> str:
+    digits = match.group(1) + match.group(2)
+    return digits[0] + "*" * (len(digits) - 4) + digits[-3:]
+
+
 def _mask_piece(text: str) -> str:
-    return _PHONE.sub(mask_phone, _EMAIL.sub(mask_email, text))
+    return _PHONE.sub(mask_phone, _SCIENTIFIC.sub(_mask_scientific, _EMAIL.sub(mask_email, text)))
 
 
 def mask_pii(text: str) -> str:

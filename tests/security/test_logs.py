@@ -26,6 +26,9 @@ from dynsync_tui.connectors.http import loggable_path, make_client
         ("/v2/contacts/alice%40example.com", "/v2/contacts/a***%40example.com"),
         ("broken: ann@ only", "broken: a***@ only"),
         ("josé@exämple.de", "j***@exämple.de"),
+        ("email=ann.o'neil@example.com", "email=a***@example.com"),  # an apostrophe is allowed
+        ("eq 'ann@example.com'", "eq 'a***@example.com'"),
+        ("raw 4.47700900333E+11 from a spreadsheet", "raw 4********333 from a spreadsheet"),
     ],
 )
 def test_pii_is_masked(raw: str, masked: str) -> None:
