@@ -192,7 +192,7 @@ def apply_state(v: RecordVerdict, s: VerdictSettings) -> None:
             if s.on_email_change == "skip":
                 v.verdict, v.reason = SKIP, R.EMAIL_CHANGE_HELD.value
                 return
-            if s.on_email_change == "update" and prior.contact_id is not None:
+            if s.on_email_change == "update" and prior.contact_id is not None and not taken:
                 match, contact_id = "contactId", prior.contact_id
             else:  # another contact: the old one keeps its mobile, so never resend that one
                 if not taken:  # a new one, not the contact another record synced with this email

@@ -184,6 +184,11 @@ def test_an_email_another_record_already_synced_is_an_update_not_a_create() -> N
     moved = rec(email="bob@example.com", modified="2026-02-01T00:00:00Z")
     got = classify([moved, rec("c2", email="bob@example.com", mobile=GB2)], priors, VerdictSettings())
     assert [(v.verdict, v.reason) for v in got] == [("update", None), ("skip", "duplicate_email")]
+    # on_email_change = "update" cannot give ann's contact an address another contact holds
+    # (Dotdigital refuses it): it is matched by email, like any record with that email
+    got = classify([moved], priors, VerdictSettings(on_email_change="update"))[0]
+    assert (got.verdict, got.match, got.contact_id) == ("update", "email", None)
+    assert got.payload["identifiers"] == {"email": "bob@example.com"}
 
 
 def test_mobile_change_is_not_sent_unless_asked() -> None:
