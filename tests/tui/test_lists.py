@@ -42,6 +42,7 @@ async def test_lists_are_not_pickable_until_the_column_is_chosen(tui_app) -> Non
     async with app.run_test(size=SIZE) as pilot:
         await open_lists(app, pilot)
         assert app.config.dynamics.activation_column == ""
+        assert "Choose the 'Activated for Email' column" in text_of(app, "#empty")
         assert cells(app, 0)[0] == " - " and "Activated for Email" in cells(app, 0)[6]
         await pilot.press("space")
         await settle(app, pilot)

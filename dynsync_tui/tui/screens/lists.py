@@ -222,7 +222,10 @@ class ListsScreen(WizardScreen):
         empty = self.query_one("#empty", Static)
         ok = True
         if mode == "lists":
-            if self._have_lists and not qualifying:
+            if self._have_lists and not self.dapp.config.dynamics.activation_column:
+                empty.update("Choose the 'Activated for Email' column above: until then no list can be picked.")
+                ok = False
+            elif self._have_lists and not qualifying:
                 empty.update("No marketing list qualifies (see 'Why not'). Choose another option above.")
                 table.display = bool(self.lists)
                 ok = False

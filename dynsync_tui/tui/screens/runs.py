@@ -17,7 +17,7 @@ from dynsync_tui.tui.widgets.row_table import RowTable
 
 RUN_COLUMNS = ("Run", "Started", "Status", "Created", "Updated", "Unchanged", "Skipped", "Failed", "Seconds")
 SHOWN = 2000
-RECORD_COLUMNS = ("Entity", "Record", "Email", "Outcome", "Reason / failure")
+RECORD_COLUMNS = (("Entity", 7), ("Record", 20), ("Email", 28), ("Outcome", 9), ("Reason / failure", 30))
 
 
 def run_seconds(run: Any) -> float | None:
@@ -78,6 +78,7 @@ def record_row(rec: Any) -> list[Text]:
     reason = " ".join(str(x) for x in (get(rec, "reason") or "", codes) if x)
     cells = [get(rec, "entity", ""), get(rec, "name") or get(rec, "id", ""), get(rec, "email", "") or "", outcome,
              reason]
+    cells = [c if c is None or len(str(c)) <= 28 else str(c)[:27] + "…" for c in cells]
     style = "red" if outcome == "failed" else ""
     return [Text("" if c is None else str(c), style=style) for c in cells]
 
@@ -104,7 +105,10 @@ class RunsScreen(WizardScreen):
         yield RowTable(*RUN_COLUMNS, id="runs")
         yield Static("", id="runs-empty", classes="hint")
         yield Static("Records of the chosen run", classes="title")
-        yield RowTable(*RECORD_COLUMNS, id="records", zebra_stripes=True)
+        records = RowTable(id="records", zebra_stripes=True)
+        for label, width in RECORD_COLUMNS:  # fixed widths: 2,000 rows are not measured, nothing jumps
+            records.add_column(label, width=width)
+        yield records
         yield Static("s syncs again: failed records Dotdigital may accept go first; those refused for good "
                      "wait until the record changes in Dynamics.", id="retry-hint", classes="hint")
 
