@@ -160,9 +160,8 @@ class DynsyncApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         from textual.widgets import Input
 
-        if action == "help" and isinstance(self.focused, Input):
-            return False  # "?" goes into the text box; the footer does not offer it then
-        return True
+        # "?" goes into a focused text box; the footer does not offer it then
+        return not (action == "help" and isinstance(self.focused, Input))
 
     def action_help(self) -> None:
         from dynsync_tui.tui.screens.help import HelpScreen

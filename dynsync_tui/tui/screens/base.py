@@ -56,9 +56,7 @@ class WizardScreen(Screen[None]):
         return STEP_NAMES.index(self.STEP)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if isinstance(self.focused, Input) and action in typed_actions(self.BINDINGS):
-            return False
-        return True
+        return not (isinstance(self.focused, Input) and action in typed_actions(self.BINDINGS))
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")

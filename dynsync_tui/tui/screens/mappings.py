@@ -12,7 +12,6 @@ from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Static
 
 from dynsync_tui.core.mappings import (
-    DIRECTION_TEXT,
     ENTITIES,
     Mapping,
     MappingError,

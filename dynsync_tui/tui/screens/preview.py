@@ -25,7 +25,6 @@ from dynsync_tui.tui.widgets.reason_bars import ALL, ReasonBars
 from dynsync_tui.tui.widgets.record_detail import RecordDetail
 from dynsync_tui.tui.widgets.verdict_table import VerdictTable
 
-
 POLICY_TEXT = {
     "duplicate": "a record whose email changed becomes a new Dotdigital contact (the old one stays)",
     "update": "a record whose email changed updates its existing contact's email",
