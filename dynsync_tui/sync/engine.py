@@ -8,7 +8,9 @@ upsert matched by email, so this cannot create duplicates).
 
 A sync reads incrementally (``sync.reading``: change tracking, else a ``modifiedon``
 watermark; ``full=True`` reads everything) and commits the new read positions only after its
-imports finished; records it did not read keep their last outcome. The preview always reads
+imports finished; records it did not read keep their last outcome (but when a changed record
+takes an email or mobile that a record not read holds, the run reads everything, so the
+cross-record rules decide exactly as in the preview). The preview always reads
 every record in scope. Before classifying, SMS opt-outs made in Dotdigital are read back into
 the state (``sync.sms``).
 """
@@ -327,6 +329,13 @@ class Engine:
             prior = self._prior()
             verdicts = self.classify(records, prior, cfg, full=full)
             carried = self._carry(records, prior, verdicts)
+            if carried.pop("held"):  # a changed record meets one not read: decide on all, as the preview
+                records = self.read_records("full")
+                if self._cancelled():
+                    status = "cancelled"
+                    return summary
+                verdicts = self.classify(records, prior, cfg, full=full)
+                carried = {"unchanged": 0, "skipped": 0}
             self._send(run_id, verdicts, summary)
             summary.read = dict(self.reader.methods) if self.reader else {}
             summary.unchanged += carried["unchanged"]
@@ -360,15 +369,15 @@ class Engine:
     def _carry(self, records: list[CrmRecord], prior: dict[tuple[str, str], PriorState],
                verdicts: list[RecordVerdict]) -> dict[str, int]:
         """After an incremental read: guard the identifiers of records not read, and count
-        those records by their last outcome."""
+        those records by their last outcome (``held``: records the guard stopped)."""
         reader = self.reader
         if reader is None or not reader.incremental:
-            return {"unchanged": 0, "skipped": 0}
+            return {"unchanged": 0, "skipped": 0, "held": 0}
         read = {(r.entity, r.id.lower()) for r in records}
         gone = {(e, i.lower()) for e, i in reader.deleted} | {(e, i.lower()) for e, i in reader.out_of_scope}
         unread = {k for k in prior if (k[0], k[1].lower()) not in read and (k[0], k[1].lower()) not in gone}
-        hold_known_identifiers(verdicts, prior, unread)
-        return carried_counts(prior, unread)
+        held = hold_known_identifiers(verdicts, prior, unread)
+        return {**carried_counts(prior, unread), "held": held}
 
     def _send(self, run_id: int, verdicts: list[RecordVerdict], summary: RunSummary) -> None:
         st, env = self.services.state, self.services.env_key

@@ -121,14 +121,20 @@ def test_watermark_when_the_table_has_no_change_tracking(sb, tmp_path, monkeypat
     services.close()
 
 
-def test_a_changed_record_cannot_take_an_identifier_an_unread_record_holds(sb, tmp_path):
+def test_a_changed_record_taking_an_identifier_an_unread_record_holds_is_decided_as_the_preview_does(sb, tmp_path):
+    """The incremental read can't see the other record, so the run reads everything and the
+    usual rule decides (most recently modified wins), exactly as the preview said."""
     cfg, services = connect(sb, tmp_path / "home", first_name=True)
     engine_for(cfg, services).sync()
     sb.update_record("contact", cid(4), emailaddress1="person5@example.org")
+    promised = {v.record.id: (v.verdict, v.reason) for v in engine_for(cfg, services).preview().verdicts}
+    assert promised[cid(4)] == ("update", None) and promised[cid(5)] == ("skip", "duplicate_email")
     second = engine_for(cfg, services).sync()
-    assert (second.created, second.updated, second.skipped, second.unchanged) == (0, 0, 1, 9)
+    assert (second.created, second.updated, second.skipped, second.unchanged) == (0, 1, 1, 8)
     rows = {r["id"]: r for r in services.state.run_records(second.run_id)}
-    assert rows[cid(4)]["reason"] == "duplicate_email"
+    assert (rows[cid(4)]["verdict"], rows[cid(5)]["reason"]) == ("updated", "duplicate_email")
+    third = engine_for(cfg, services).sync()
+    assert (third.updated, third.skipped, third.unchanged) == (0, 1, 9)
     services.close()
 
 
