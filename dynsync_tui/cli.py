@@ -7,6 +7,7 @@ Exit codes: 0 ok · 1 finished with failed records · 2 bad config or input · 3
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import os
 import sys
@@ -142,7 +143,7 @@ def _connect(cfg: Config, paths: paths_mod.Paths, info: Any, state: Path | None,
 
     logs.add_secrets(getattr(info, "client_secret", None), getattr(info, "api_password", None))
     if state is not None:
-        paths = paths_mod.Paths(paths.config_file, state, paths.token_cache, paths.sandbox_dir, paths.log_dir)
+        paths = dataclasses.replace(paths, state_file=state)
     prompt = _prompt_secret if can_prompt and sys.stdin.isatty() and sys.stderr.isatty() else None
     return build_services(cfg, paths, sandbox_info=info if cfg.is_sandbox else None, prompt=prompt)
 
