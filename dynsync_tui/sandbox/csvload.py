@@ -28,6 +28,10 @@ _BOOLS = {"true": True, "yes": True, "1": True, "y": True, "false": False, "no":
 _TYPES = {"static": False, "dynamic": True, **_BOOLS}
 
 
+EXCEL_HIDDEN = "(do not modify)"
+"""Prefix of the hidden columns of a Dynamics "Export to Excel" sheet."""
+
+
 class SandboxDataError(ValueError):
     """Bad sandbox CSV data: one line naming the file, the line and the fix."""
 
@@ -95,9 +99,15 @@ def _load_file(entity: str, path: Path) -> list[tuple[int, dict]]:
     if not rows:
         return []
     accepted = _columns(entity)
+    pk = ENTITIES[entity].pk
     header = []
     for i, h in enumerate(rows[0]):
         key = h.strip().lower()
+        if key.startswith(EXCEL_HIDDEN):  # Export to Excel: keep the record id, skip the bookkeeping
+            key = key[len(EXCEL_HIDDEN):].strip()
+            if accepted.get(key, ("",))[0] != pk:
+                header.append(("", ""))
+                continue
         if key not in accepted:
             raise SandboxDataError(
                 f"{path}: line 1: unknown column {h.strip()!r}; use logical names such as "
@@ -107,7 +117,6 @@ def _load_file(entity: str, path: Path) -> list[tuple[int, dict]]:
     for need in REQUIRED[entity]:
         if need not in names:
             raise SandboxDataError(f"{path}: line 1: missing required column {need!r}; add it to the header row")
-    pk = ENTITIES[entity].pk
     out = []
     for lineno, row in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in row):
@@ -118,6 +127,8 @@ def _load_file(entity: str, path: Path) -> list[tuple[int, dict]]:
         where = f"{path}: line {lineno}"
         rec: dict[str, Any] = {}
         for (name, typ), value in zip(header, row):
+            if not name:
+                continue
             if typ in LOOKUP_TYPES:
                 rec[f"_{name}_value"] = value.strip() or None
             elif name == pk or (entity == "list" and name in ("type", "createdfromcode")):

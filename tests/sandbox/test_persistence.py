@@ -133,3 +133,18 @@ def test_serve_fails_with_one_line_and_an_exit_code(tmp_path, capsys):
         port = int(sb.info.dataverse_url.rsplit(":", 1)[1])
         assert serve(tmp_path / "c", None, False, port=port) == 3
         assert "cannot start" in capsys.readouterr().err
+
+
+def test_csv_saved_from_a_dynamics_export_to_excel_loads(tmp_path):
+    """Export to Excel adds hidden "(Do Not Modify)" columns: the record id (kept), and a row
+    checksum and a local-format modified date (Excel's bookkeeping, left out)."""
+    data = tmp_path / "data"
+    guid = "5f1c2d3e-1111-4222-8333-444455556666"
+    write(data, "contacts.csv",
+          "(Do Not Modify) Contact,(Do Not Modify) Row Checksum,(Do Not Modify) Modified On,Full Name,"
+          "Email,Mobile Phone\n"
+          f"{guid},abc==,02/05/2025 08:14,Ada Quill,ada@example.org,07911 123456\n")
+    with Sandbox(tmp_path / "home", data_dir=data) as sb:
+        (rec,) = sb.records("contact")
+        assert (rec["contactid"], rec["emailaddress1"], rec["mobilephone"]) == (guid, "ada@example.org",
+                                                                               "07911 123456")
