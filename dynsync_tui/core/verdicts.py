@@ -181,11 +181,12 @@ def apply_state(v: RecordVerdict, s: VerdictSettings) -> None:
     flags: list[str] = []
     taken = email in s.synced_emails and (prior is None or prior.email != email)
     match, contact_id, verdict = "email", None, UPDATE if existing or taken else CREATE
-    send_mobile = True
+    send_mobile, mobile_pending = True, False
     if existing:
         assert prior is not None
         same_mobile = _digits(prior.mobile) == _digits(e164)
         send_mobile = not prior.mobile or s.sync_mobile_changes
+        mobile_pending = send_mobile and not same_mobile  # Dotdigital holds another (or no) mobile
         if prior.mobile and not same_mobile and not s.sync_mobile_changes:
             flags.append(R.MOBILE_CHANGED.value)
         if prior.email and prior.email != email:
@@ -208,8 +209,8 @@ def apply_state(v: RecordVerdict, s: VerdictSettings) -> None:
     v.reason = flags[0] if flags else None
     v.field_hash = digest
     # Not unchanged after a failure, nor after losing the email to another record (whose data
-    # went onto the contact with that email meanwhile).
-    if (existing and not s.full and prior is not None and prior.field_hash == digest
+    # went onto the contact with that email meanwhile), nor with a mobile still to send.
+    if (existing and not s.full and prior is not None and prior.field_hash == digest and not mobile_pending
             and prior.outcome != "failed" and prior.reason != R.DUPLICATE_EMAIL.value):
         v.verdict = UNCHANGED
         return

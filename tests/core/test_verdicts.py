@@ -201,6 +201,15 @@ def test_mobile_change_is_not_sent_unless_asked() -> None:
     assert v.payload["identifiers"]["mobileNumber"] == "+447411444555"
 
 
+def test_a_mobile_change_held_back_is_sent_once_mobile_changes_are_turned_on() -> None:
+    first = one(rec())
+    held = one(rec(mobile=GB2), synced(first))  # sent without its mobile: Dotdigital keeps GB1
+    after = synced(first, field_hash=held.field_hash, outcome="updated")  # the state keeps the old mobile
+    assert one(rec(mobile=GB2), after).verdict == "unchanged"
+    v = one(rec(mobile=GB2), after, sync_mobile_changes=True)
+    assert v.verdict == "update" and v.payload["identifiers"]["mobileNumber"] == "+447411444555"
+
+
 def test_mobile_is_sent_when_new_or_when_the_prior_mobile_was_empty() -> None:
     assert one(rec()).payload["identifiers"] == {"email": "ann@example.com", "mobileNumber": "+447411222333"}
     first = one(rec())
