@@ -138,14 +138,15 @@ def _prompt_secret(text: str) -> str:
 
 
 def _connect(cfg: Config, paths: paths_mod.Paths, info: Any, state: Path | None,
-             *, can_prompt: bool = False) -> Any:
+             *, can_prompt: bool = False, **hooks: Any) -> Any:
     from dynsync_tui.sync.services import build_services
 
     logs.add_secrets(getattr(info, "client_secret", None), getattr(info, "api_password", None))
     if state is not None:
         paths = dataclasses.replace(paths, state_file=state)
     prompt = _prompt_secret if can_prompt and sys.stdin.isatty() and sys.stderr.isatty() else None
-    return build_services(cfg, paths, sandbox_info=info if cfg.is_sandbox else None, prompt=prompt)
+    hooks.setdefault("prompt", prompt)  # the TUI passes its own (a modal), see cmd_tui
+    return build_services(cfg, paths, sandbox_info=info if cfg.is_sandbox else None, **hooks)
 
 
 def _checked(services: Any, cfg: Config) -> Any:
@@ -248,10 +249,10 @@ def cmd_tui(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
     with running_sandbox(paths, args.data, cfg.is_sandbox) as info:
         sandbox_state: dict[str, Any] = {"info": info}
 
-        def connect(c: Config) -> Any:
+        def connect(c: Config, **hooks: Any) -> Any:  # hooks: prompt, on_device_code, cancel, on_wait
             if c.is_sandbox and sandbox_state["info"] is None:
                 raise ConfigError("the sandbox is not running: restart with dynsync --sandbox")
-            return _connect(c, paths, sandbox_state["info"], args.state)
+            return _connect(c, paths, sandbox_state["info"], args.state, **hooks)
 
         app = create_app(config=cfg, config_path=cfg_path, paths=paths, connect=connect,
                          sandbox_label="sandbox" if info is not None else None)

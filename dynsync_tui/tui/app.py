@@ -14,6 +14,7 @@ from textual.screen import Screen
 from dynsync_tui.core.config import Config
 from dynsync_tui.tui.commands import DynsyncCommands
 from dynsync_tui.tui.screens.base import STEP_NAMES, WizardScreen
+from dynsync_tui.tui.signin import SignInHooks
 
 EngineFactory = Callable[..., Any]
 
@@ -39,7 +40,7 @@ class DynsyncApp(App[None]):
     TITLE = "dynsync"
     # Every screen's sibling .tcss is loaded once here (rules are rooted at the screen class), so
     # switching steps never re-parses the stylesheet.
-    CSS_PATH = ["screens/base.tcss", *(f"screens/{n}.tcss" for n in (*STEP_NAMES, "mapping_edit"))]
+    CSS_PATH = ["screens/base.tcss", *(f"screens/{n}.tcss" for n in (*STEP_NAMES, "mapping_edit", "sign_in"))]
     COMMANDS = App.COMMANDS | {DynsyncCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit dynsync"),
@@ -52,7 +53,7 @@ class DynsyncApp(App[None]):
     ]
 
     def __init__(self, *, config: Config, config_path: Path, paths: Any,
-                 connect: Callable[[Config], Any], sandbox_label: str | None = None,
+                 connect: Callable[..., Any], sandbox_label: str | None = None,
                  engine_factory: EngineFactory | None = None) -> None:
         super().__init__()
         self.config = config
@@ -62,7 +63,9 @@ class DynsyncApp(App[None]):
         self.sandbox_label = sandbox_label
         self.engine_factory = engine_factory or _default_engine_factory
         self._services: Any = None
-        self._services_lock = threading.Lock()
+        self._services_lock = threading.Lock()  # held briefly (the UI thread takes it too)
+        self._connect_lock = threading.Lock()  # one connect at a time; held while a sign-in modal waits
+        self._sign_in = SignInHooks(self)  # the latest connect's hooks and cancel Event
         self.preview_result: Any = None  # the last preview, shared by preview and sync screens
         self._saved_text = self._disk_text()  # the config as last loaded or saved: tells unsaved changes
         self.generation = 0  # bumped when the connection or the synced data changes: screens reload
@@ -70,11 +73,32 @@ class DynsyncApp(App[None]):
     # ---------------------------------------------------------------- services (thread side)
 
     def services(self) -> Any:
-        """Connect on first use. Blocking: call from thread workers only."""
-        with self._services_lock:
-            if self._services is None:
-                self._services = self._connect(self.config)
-            return self._services
+        """Connect on first use (again after a cancelled sign-in). Blocking: thread workers only.
+
+        ``connect`` gets the sign-in hooks it accepts (tui/signin.py): a missing secret is asked
+        for in a modal, a device-code sign-in shows its code in one, Cancel stops it."""
+        with self._connect_lock:
+            with self._services_lock:
+                if self._services is not None and not self._sign_in.cancel.is_set():
+                    return self._services
+            if self._services is not None:  # a cancelled sign-in left them stopped
+                self.reset_services()
+            with self._services_lock:
+                generation, hooks = self.generation, SignInHooks(self)
+                self._sign_in = hooks
+            try:
+                services = self._connect(self.config, **hooks.kwargs_for(self._connect))
+            finally:
+                hooks.done()
+            hooks.watch(services)
+            with self._services_lock:
+                if self.generation == generation:  # not reset meanwhile (settings changed)
+                    self._services = services
+            return services
+
+    def sign_in_cancel_reason(self, exc: BaseException) -> str:
+        """What the person cancelled when ``exc`` ended a connect ('' when it was no cancel)."""
+        return self._sign_in.cancel_reason(exc)
 
     def reset_services(self) -> None:
         with self._services_lock:
@@ -236,8 +260,10 @@ class DynsyncApp(App[None]):
         return self.get_screen(name)
 
 
-def create_app(*, config: Config, config_path: Path, paths: Any, connect: Callable[[Config], Any],
+def create_app(*, config: Config, config_path: Path, paths: Any, connect: Callable[..., Any],
                sandbox_label: str | None = None, engine_factory: EngineFactory | None = None) -> DynsyncApp:
-    """Build the app. ``connect(config) -> Services``; tests pass fakes for it and the engine."""
+    """Build the app. ``connect(config, *, prompt=None, on_device_code=None, cancel=None,
+    on_wait=None) -> Services`` (the hooks it does not take are not passed: tests' fakes may take
+    only the config); tests pass fakes for it and the engine."""
     return DynsyncApp(config=config, config_path=config_path, paths=paths, connect=connect,
                       sandbox_label=sandbox_label, engine_factory=engine_factory)

@@ -53,6 +53,18 @@ def broken(cfg: Any) -> Any:
     raise RuntimeError("Dataverse: sign-in failed (401): the client secret is wrong or expired")
 
 
+def push_secret_prompt(app: Any) -> None:
+    from dynsync_tui.tui.screens.sign_in import SecretPromptScreen
+
+    app.push_screen(SecretPromptScreen("The Dotdigital API password (DYNSYNC_DOTDIGITAL_PASSWORD is not set): "))
+
+
+def push_device_code(app: Any) -> None:
+    from dynsync_tui.tui.screens.sign_in import DeviceCodeScreen
+
+    app.push_screen(DeviceCodeScreen("https://microsoft.com/devicelogin", "KX7Q-P2LM", expires_in=900))
+
+
 NO_LISTS = [SimpleNamespace(id="l1", name="Old promo", dynamic=False, member_type="contact", member_count=3,
                             activated=False, eligible=False, why="not activated for email"),
             SimpleNamespace(id="l2", name="Accounts", dynamic=True, member_type="account", member_count=9,
@@ -80,6 +92,8 @@ CASES = {
     "sync_done": ({}, ("f6", run_sync)),
     "runs_history": ({}, ("f5", "f6", run_sync, "f7")),  # names and emails come from the preview
     "help": ({}, ("question_mark",)),
+    "signin_secret_prompt": ({}, (push_secret_prompt, set_value("#secret", "not-the-real-one"))),
+    "signin_device_code": ({}, (push_device_code,)),
 }
 SMALL = {  # the smallest supported terminal, and the light theme
     "preview_80x24": ({}, ("f5",)),

@@ -87,7 +87,7 @@ class ConnectScreen(WizardScreen):
                 yield Button("Test connection", id="test", variant="success",
                              tooltip="Sign in to both services (ctrl+r)", compact=True)
             yield Static("Secrets come from DYNSYNC_CLIENT_SECRET and DYNSYNC_DOTDIGITAL_PASSWORD "
-                         "(or the sandbox); they are never stored.", classes="hint")
+                         "(or the sandbox), else you are asked for them; they are never stored.", classes="hint")
             yield Static("Not tested yet.", id="result")
 
     def on_mount(self) -> None:
@@ -148,6 +148,10 @@ class ConnectScreen(WizardScreen):
                 counts = [f"{svc.dataverse.count(ENTITY_SETS.get(e, e + 's'), filter='statecode eq 0'):,} {e}s"
                           for e in entities]
             except Exception as exc:  # noqa: BLE001 - one line in words
+                reason = self.dapp.sign_in_cancel_reason(exc)
+                if reason:  # the person said no: one line, not a failure
+                    self.post_message(WorkerFailed(f"Cancelled: not connected ({reason})."))
+                    return
                 text = one_line(exc)
                 if unsaved:  # the values come from this form, not from the file
                     for source in sources:

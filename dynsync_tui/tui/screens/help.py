@@ -30,7 +30,9 @@ it, so the footer hides them. The header says whether the config file is saved; 
 save it first, so a headless `dynsync sync` does the same.
 
 Secrets (client secret, Dotdigital API password) come from `DYNSYNC_CLIENT_SECRET` and
-`DYNSYNC_DOTDIGITAL_PASSWORD`; they are never written to the config file.
+`DYNSYNC_DOTDIGITAL_PASSWORD`, else a masked box asks (`enter` OK, `esc` Cancel; kept for this
+session only); they are never written to the config file. Device-code sign-in shows the page and
+the code in a box: `c` copies the code, `esc` cancels the sign-in.
 """
 
 
