@@ -157,6 +157,15 @@ def sandbox(tmp_path: Any) -> Any:
     sb.stop()
 
 
+def device_code_config(info: Any) -> Config:
+    """Real mode pointed at the sandbox, as an admin would write it for `dynsync sandbox`."""
+    return Config(dynamics=DynamicsSettings(environment_url=info.dataverse_url, authority=info.authority,
+                                            tenant_id=info.tenant_id, client_id=info.client_id,
+                                            ca_file=str(info.ca_file), auth="device_code"),
+                  dotdigital=DotdigitalSettings(api_user=info.api_user, endpoint=info.dotdigital_url,
+                                                ca_file=str(info.ca_file)))
+
+
 async def test_device_code_and_password_prompt_on_the_sandbox(tui_app, sandbox, tmp_path, monkeypatch) -> None:
     """Real mode (auth = "device_code") against the sandbox over HTTPS, through the CLI's connect:
     the Dotdigital password is typed in the modal, the device code is approved, the test passes."""
@@ -165,13 +174,9 @@ async def test_device_code_and_password_prompt_on_the_sandbox(tui_app, sandbox, 
     for name in ("DYNSYNC_CLIENT_SECRET", "DYNSYNC_DOTDIGITAL_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     info = sandbox.info
-    cfg = Config(dynamics=DynamicsSettings(environment_url=info.dataverse_url, authority=info.authority,
-                                           tenant_id=info.tenant_id, client_id=info.client_id,
-                                           ca_file=str(info.ca_file), auth="device_code"),
-                 dotdigital=DotdigitalSettings(api_user=info.api_user, endpoint=info.dotdigital_url,
-                                               ca_file=str(info.ca_file)))
     paths = paths_mod.resolve(tmp_path / "home")
-    app = tui_app(config=cfg, connect=lambda c, **hooks: cli._connect(c, paths, None, None, **hooks))
+    app = tui_app(config=device_code_config(info),
+                  connect=lambda c, **hooks: cli._connect(c, paths, None, None, **hooks))
     async with app.run_test(size=(100, 32)) as pilot:
         await pilot.press("ctrl+r")
         screen = await wait_for(app, pilot, SecretPromptScreen)
@@ -188,3 +193,27 @@ async def test_device_code_and_password_prompt_on_the_sandbox(tui_app, sandbox, 
         assert "Dynamics: connected as" in result and "Dotdigital: account" in result, result
     assert paths.token_cache.stat().st_mode & 0o777 == 0o600
     assert info.api_password not in dumps(app.config)
+
+
+async def test_device_code_cancel_on_the_sandbox_then_sign_in(tui_app, sandbox, tmp_path, monkeypatch) -> None:
+    """Cancel stops msal's real polling (one line in the status); the next test signs in afresh."""
+    from dynsync_tui import cli
+
+    monkeypatch.setenv("DYNSYNC_DOTDIGITAL_PASSWORD", sandbox.info.api_password)
+    paths = paths_mod.resolve(tmp_path / "home")
+    app = tui_app(config=device_code_config(sandbox.info),
+                  connect=lambda c, **hooks: cli._connect(c, paths, None, None, **hooks))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("ctrl+r")
+        await wait_for(app, pilot, DeviceCodeScreen)
+        await pilot.press("escape")
+        await pilot.pause(0.05)
+        assert text_of(app, "#state").startswith("Cancelling…")
+        await wait_for(app, pilot, lambda: type(app.screen).__name__ == "ConnectScreen")
+        await settle(app, pilot)
+        assert text_of(app, "#status") == "Cancelled: not connected (the device-code sign-in was cancelled)."
+        await pilot.press("ctrl+r")
+        await wait_for(app, pilot, DeviceCodeScreen)
+        assert sandbox.approve_device_code(text_of(app, "#code")) == 1
+        await wait_for(app, pilot, connected(app), timeout=30)
+        await settle(app, pilot)
