@@ -171,6 +171,7 @@ def cmd_preview(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
         check_path(args.export)
     with running_sandbox(paths, args.data, cfg.is_sandbox) as info:
         services = _checked(_connect(cfg, paths, info, args.state, can_prompt=True), cfg)
+        services.dotdigital.account_info()  # sign in to Dotdigital too: a wrong password fails here, not at sync
         preview = Engine(cfg, services, on_event=logs.event_logger()).preview()
     if args.export is not None:
         write_csv(args.export, preview.verdicts)

@@ -112,3 +112,26 @@ def test_preview_into_a_closed_pipe_is_quiet(home: Path) -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0
     assert "Broken pipe" not in err and "Traceback" not in err
+
+
+def test_preview_signs_in_to_dotdigital_so_a_wrong_password_fails_before_sync(tmp_path: Path) -> None:
+    with Sandbox(tmp_path / "sb", size=50) as sb:
+        info = sb.info
+        cfg = tmp_path / "real.toml"
+        cfg.write_text(
+            f'[dynamics]\nenvironment_url = "{info.dataverse_url}"\nauthority = "{info.authority}"\n'
+            f'client_id = "{info.client_id}"\nca_file = "{info.ca_file}"\n'
+            f'[dotdigital]\napi_user = "{info.api_user}"\nendpoint = "{info.dotdigital_url}"\n'
+            f'ca_file = "{info.ca_file}"\n', encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DYNSYNC_")}
+        env.update(DYNSYNC_HOME=str(tmp_path / "h"), DYNSYNC_CLIENT_SECRET=info.client_secret,
+                   DYNSYNC_DOTDIGITAL_PASSWORD="not-the-password")
+        res = subprocess.run([sys.executable, "-m", "dynsync_tui", "preview", "--config", str(cfg)],
+                             capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
+        assert res.returncode == 3, res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+        env["DYNSYNC_DOTDIGITAL_PASSWORD"] = info.api_password
+        ok = subprocess.run([sys.executable, "-m", "dynsync_tui", "preview", "--config", str(cfg), "--json"],
+                            capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
+        assert ok.returncode == 0, ok.stderr
+        assert json.loads(ok.stdout)["total"] > 0
