@@ -156,18 +156,21 @@ def _consent_reason(record: CrmRecord, mode: str) -> str | None:
 
 
 def check_record(record: CrmRecord, prior: PriorState | None, settings: VerdictSettings) -> RecordVerdict:
-    """Pass 1, one record on its own: email, mobile, consent. A record that passes comes back
-    as a *candidate* (verdict ``create``, no payload yet) for the cross-record rules."""
+    """Pass 1, one record on its own: consent first (a record outside the chosen lists is
+    out of scope, whatever its data), then email, then mobile. A record that passes comes back
+    as a *candidate* (verdict ``create``, no payload yet) for the cross-record rules. The email
+    and number are worked out either way, for the preview's detail pane."""
     email = normalise_email(record.email)
     country = record.country if settings.use_record_country else None
     phone = normalise_mobile(record.mobile, settings.default_country, country)
     e164 = phone.e164
-    if email is None:
-        reason: str | None = R.NO_EMAIL.value if _is_blank_email(record.email) else R.INVALID_EMAIL.value
+    reason = _consent_reason(record, settings.consent_mode)
+    if reason is not None:
+        pass
+    elif email is None:
+        reason = R.NO_EMAIL.value if _is_blank_email(record.email) else R.INVALID_EMAIL.value
     elif e164 is None:
         reason = phone.reason
-    else:
-        reason = _consent_reason(record, settings.consent_mode)
     return RecordVerdict(record, CREATE if reason is None else SKIP, reason, email, e164,
                          phone.corrections, prior=prior)
 

@@ -86,6 +86,18 @@ def test_consent_by_lists_and_by_field() -> None:
     assert one(rec(consent=True), consent_mode="field").verdict == "create"
 
 
+def test_out_of_scope_comes_before_data_quality() -> None:
+    """A record outside the chosen lists is not_in_list even when its mobile or email is bad,
+    so the preview's data-quality counts cover only records in scope."""
+    bad_mobile = one(rec(mobile="(650) 253-0000"), consent_mode="lists")
+    assert (bad_mobile.reason, bad_mobile.e164) == ("not_in_list", None)
+    assert one(rec(email=None), consent_mode="field").reason == "no_consent"
+    in_scope = one(rec(mobile="(650) 253-0000", lists=("L1",)), consent_mode="lists", list_map={"L1": 7})
+    assert in_scope.reason == "invalid_mobile"
+    shown = one(rec(mobile="+44 (0)7411 222333"), consent_mode="lists")
+    assert shown.reason == "not_in_list" and shown.e164 == "+447411222333" and shown.corrections
+
+
 # ------------------------------------------------------------------ across records
 
 
