@@ -55,6 +55,19 @@ async def test_country_down_into_the_list_then_enter(tui_app) -> None:
         assert app.config.validation.default_country == "GB"
 
 
+async def test_country_opens_with_the_search_focused_so_typing_searches(tui_app) -> None:
+    app = tui_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await settle(app, pilot)
+        assert app.screen.focused is app.screen.query_one("#search", Input)
+        await pilot.press("i", "r", "e", "l")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.config.validation.default_country == "IE"
+
+
 async def test_mapping_modal_focus_enter_and_tab_order(tui_app) -> None:
     app = tui_app()
     async with app.run_test(size=(120, 40)) as pilot:

@@ -73,7 +73,7 @@ def country_text(code: str | None) -> str:
 
 class CountryScreen(WizardScreen):
     STEP = "country"
-    AUTO_FOCUS = "#countries"
+    AUTO_FOCUS = "#search"  # typing searches at once (F-keys still change step)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("down", "to_list", "To the list", show=False, id="country.to_list",
                 tooltip="From the search box, move into the list"),
