@@ -67,6 +67,7 @@ class DynsyncApp(App[None]):
         self._connect_lock = threading.Lock()  # one connect at a time; held while a sign-in modal waits
         self._sign_in = SignInHooks(self)  # the latest connect's hooks and cancel Event
         self.preview_result: Any = None  # the last preview, shared by preview and sync screens
+        self.preview_generation = -1  # the generation it was read in (older: a sync ran since)
         self._saved_text = self._disk_text()  # the config as last loaded or saved: tells unsaved changes
         self.generation = 0  # bumped when the connection or the synced data changes: screens reload
 

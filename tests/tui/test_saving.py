@@ -102,6 +102,21 @@ async def test_sync_asks_first_with_the_preview_counts(tui_app, tmp_path) -> Non
         assert (tmp_path / "config.toml").exists(), "saved before the sync"
 
 
+async def test_after_a_sync_the_question_does_not_repeat_the_old_preview(tui_app) -> None:
+    app = tui_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await settle(app, pilot)
+        await pilot.press("f6")
+        await settle(app, pilot)
+        assert "100 to create" in await confirm_sync(app, pilot)
+        await settle(app, pilot)
+        assert "Sync finished" in text_of(app, "#summary")
+        question = await confirm_sync(app, pilot)
+        assert "older than the last sync" in question and "100 to create" not in question
+        await settle(app, pilot)
+
+
 async def test_cancel_question_closes_when_the_run_ends(tui_app) -> None:
     gate = threading.Event()
     app = tui_app(engine_kw={"gate": gate})

@@ -121,6 +121,7 @@ class PreviewScreen(WizardScreen):
     def load(self, index: PreviewIndex) -> None:
         self.index = index
         self.dapp.preview_result = index
+        self.dapp.preview_generation = self.dapp.generation
         if self.code is not None and self.code not in dict(index.counts()):
             self.code = None  # the reason is gone; search text and sort stay as the boxes show
         self.query_one("#reasons", ReasonBars).show(index.counts(), index.total, index.flags())

@@ -55,10 +55,13 @@ def summary_text(summary: Any, cancelled: bool) -> str:
             f"{counters_text(summary)}.  [@click=app.goto('runs')]Open the run[/] (F7).")
 
 
-def confirm_text(preview: Any, full: bool) -> str:
-    """What the sync is about to do, from the last preview when there is one."""
+def confirm_text(preview: Any, full: bool, fresh: bool = True) -> str:
+    """What the sync is about to do, from the last preview when there is one and nothing
+    (a sync, a reconnect) has changed since it was read."""
     lines = ["Send records to Dotdigital now?"]
-    if preview is not None and hasattr(preview, "counts"):
+    if preview is not None and not fresh:
+        lines.append("The last preview is older than the last sync: counts are unknown (F5 Preview reads them again).")
+    elif preview is not None and hasattr(preview, "counts"):
         counts = dict(preview.counts())
         lines.append(f"From the last preview: {counts.get('create', 0):,} to create, "
                      f"{counts.get('update', 0):,} to update, {counts.get('unchanged', 0):,} unchanged, "
@@ -139,7 +142,8 @@ class SyncScreen(WizardScreen):
             if yes:
                 self.run_sync(full)
 
-        self.app.push_screen(ConfirmScreen(confirm_text(self.dapp.preview_result, full), yes="Sync",
+        self.app.push_screen(ConfirmScreen(confirm_text(self.dapp.preview_result, full,
+                                                        self.dapp.preview_generation == self.dapp.generation), yes="Sync",
                                            no="Cancel", yes_variant="success"), answer)
 
     def _show_eta(self, show: bool) -> None:
