@@ -362,6 +362,7 @@ class Engine:
             counts = {k: getattr(summary, k) for k in
                       ("created", "updated", "unchanged", "skipped", "failed")}
             counts["failure_codes"] = summary.failure_codes
+            counts["seconds"] = round(summary.seconds, 2)  # the run history shows what the run said
             st.finish_run(run_id, status, counts, dataverse_requests=summary.dataverse_requests,
                           dotdigital_calls=summary.dotdigital_calls)
             self._update(phase="done", message=status, force=True)

@@ -28,6 +28,7 @@ def test_batches_bounded_in_flight_and_counts(rig):
     run = rig.state.runs("test:env")[0]
     assert run.status == "ok" and run.counts["created"] == 9
     assert run.dotdigital_calls == summary.dotdigital_calls == rig.dd.calls
+    assert run.counts["seconds"] == round(summary.seconds, 2)  # the run history shows the run's own time
 
 
 def test_second_run_over_unchanged_data_sends_nothing(rig):
