@@ -117,6 +117,21 @@ async def test_after_a_sync_the_question_does_not_repeat_the_old_preview(tui_app
         await settle(app, pilot)
 
 
+async def test_a_cancel_that_came_too_late_says_so(tui_app) -> None:
+    from dynsync_tui.tui.messages import SyncFinished
+    from tests.tui.fakes import FakeRunSummary
+
+    app = tui_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f6")
+        await settle(app, pilot)
+        screen = app.screen
+        screen.cancel_event.set()  # the admin said yes just as the run was ending
+        screen.post_message(SyncFinished(FakeRunSummary(1, 5, 0, 0, 0, 0), cancelled=False))
+        await settle(app, pilot)
+        assert text_of(app, "#summary").startswith("Too late to cancel")
+
+
 async def test_cancel_question_closes_when_the_run_ends(tui_app) -> None:
     gate = threading.Event()
     app = tui_app(engine_kw={"gate": gate})

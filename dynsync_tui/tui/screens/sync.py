@@ -231,6 +231,8 @@ class SyncScreen(WizardScreen):
             log.write_line(f"Sync failed: {message.error}", scroll_end=True)
             return
         text = summary_text(message.summary, message.cancelled)
+        if self.cancel_event.is_set() and not message.cancelled:
+            text = "Too late to cancel: the run had already sent everything. " + text
         self.query_one("#phase", Static).update("Cancelled." if message.cancelled else "Done.")
         self.query_one("#counters", Static).update(counters_text(message.summary))
         n = checked(message.summary)
