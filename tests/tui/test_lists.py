@@ -85,3 +85,21 @@ async def test_dotdigital_list_column_fits_at_100_and_80(tui_app) -> None:
             table = app.screen.query_one("#lists", DataTable)
             left = sum(c.get_render_width(table) for c in list(table.columns.values())[:6])
             assert left <= table.size.width, f"Dotdigital list column cut at {width} columns"
+
+
+async def test_a_list_of_an_entity_without_mappings_cannot_be_picked(tui_app) -> None:
+    svc = fake_services()
+    extra = SimpleNamespace(id="list-9", name="Key accounts (dynamic)", dynamic=True, member_type="account",
+                            member_count=0, activated=True, eligible=True, why="")
+    svc.dataverse._lists = [*svc.dataverse._lists, extra]
+    app = tui_app(services=svc)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_lists(app, pilot)
+        table = app.screen.query_one("#lists", DataTable)
+        row = table.get_row_index("list-9")
+        assert "which have no mappings" in cells(app, row)[-1]
+        table.move_cursor(row=row)
+        await pilot.press("space")
+        await settle(app, pilot)
+        assert "which have no mappings" in text_of(app, "#status")
+        assert not any(s.dynamics_list_id == "list-9" for s in app.config.consent.lists)

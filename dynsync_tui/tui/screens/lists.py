@@ -36,12 +36,16 @@ def target_text(sel: ListSelection | None) -> str:
     return f"new: {sel.dotdigital_list_name or sel.name}"
 
 
-def why_not(ml: Any) -> str:
-    """'' when the list can be picked: dynamic AND activated for email (known from the column)."""
+def why_not(ml: Any, mapped: Any = None) -> str:
+    """'' when the list can be picked: dynamic AND activated for email (known from the column)
+    AND its members are of an entity that has mappings (``mapped``: the mapped entities)."""
     if not get(ml, "eligible", True):
         return str(get(ml, "why", "") or "not eligible")
     if get(ml, "activated") is None:
         return NO_COLUMN
+    member = get(ml, "member_type")
+    if mapped is not None and member and member not in mapped:
+        return f"Its members are {member}s, which have no mappings (add them on F3 Mappings)."
     return ""
 
 
@@ -56,15 +60,15 @@ def short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def list_row(ml: Any, sel: ListSelection | None, wide: bool = True) -> list[Text]:
+def list_row(ml: Any, sel: ListSelection | None, wide: bool = True, mapped: Any = None) -> list[Text]:
     picked = sel is not None
-    eligible = not why_not(ml)
+    eligible = not why_not(ml, mapped)
     style = "" if eligible else "dim"
     activated = get(ml, "activated")
     kind = f"{'dyn.' if get(ml, 'dynamic') else 'static'} {get(ml, 'member_type', '') or '?'}"
     cells = ["[x]" if picked else ("[ ]" if eligible else " - "), short(str(get(ml, "name", "")), 28 if wide else 18),
              kind, members_text(ml), "?" if activated is None else ("yes" if activated else "no"),
-             short(target_text(sel), 24 if wide else 18), why_not(ml)]
+             short(target_text(sel), 24 if wide else 18), why_not(ml, mapped)]
     return [Text(c, style=style) for c in cells]
 
 
@@ -186,6 +190,9 @@ class ListsScreen(WizardScreen):
     def _picked_ids(self) -> set[str]:
         return {s.dynamics_list_id for s in self.dapp.config.consent.lists}
 
+    def _mapped(self) -> set[str]:
+        return set(self.dapp.config.mapped_entities())
+
     def _selection(self, list_id: str) -> ListSelection | None:
         return next((s for s in self.dapp.config.consent.lists if s.dynamics_list_id == list_id), None)
 
@@ -199,7 +206,7 @@ class ListsScreen(WizardScreen):
         row = table.cursor_row
         table.clear()
         for ml in self.lists:
-            table.add_row(*list_row(ml, self._selection(str(get(ml, "id"))), self._wide), key=str(get(ml, "id")))
+            table.add_row(*list_row(ml, self._selection(str(get(ml, "id"))), self._wide, self._mapped()), key=str(get(ml, "id")))
         if self.lists:
             table.move_cursor(row=min(row, len(self.lists) - 1))
         self._apply_mode()
@@ -218,7 +225,7 @@ class ListsScreen(WizardScreen):
             self.query_one("#mode", RadioSet).focus()
         self.refresh_bindings()
         self.query_one("#consent-field", Input).display = mode == "field"
-        qualifying = [m for m in self.lists if not why_not(m)]
+        qualifying = [m for m in self.lists if not why_not(m, self._mapped())]
         empty = self.query_one("#empty", Static)
         ok = True
         if mode == "lists":
@@ -248,8 +255,8 @@ class ListsScreen(WizardScreen):
             return
         table = self.query_one("#lists", DataTable)
         ml = self.lists[table.cursor_row]
-        if why_not(ml):
-            self.set_status(f"{get(ml, 'name')}: {why_not(ml)}", error=True)
+        if why_not(ml, self._mapped()):
+            self.set_status(f"{get(ml, 'name')}: {why_not(ml, self._mapped())}", error=True)
             return
         lid = str(get(ml, "id"))
         consent = self.dapp.config.consent
@@ -288,8 +295,8 @@ class ListsScreen(WizardScreen):
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if self.mode == "lists" and 0 <= event.cursor_row < len(self.lists):
             ml = self.lists[event.cursor_row]
-            if why_not(ml):
-                self.set_status(f"{get(ml, 'name')}: {why_not(ml)}")
+            if why_not(ml, self._mapped()):
+                self.set_status(f"{get(ml, 'name')}: {why_not(ml, self._mapped())}")
             else:
                 self.set_status("")
 
