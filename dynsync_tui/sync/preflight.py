@@ -64,6 +64,9 @@ def _check_lists(config: Config, dataverse: Any) -> None:
         if not lst.eligible:
             raise PreflightError(f"{label}: list {lst.name!r} cannot be synced: {lst.why} "
                                  "Pick another list or remove this one")
+        if lst.member_type and lst.member_type not in config.mapped_entities():
+            raise PreflightError(f"{label}: list {lst.name!r} holds {lst.member_type}s, which have no "
+                                 f"[[mappings]]; map email and mobileNumber for {lst.member_type} or remove this list")
 
 
 def _check_field(config: Config, dataverse: Any, cache: dict[str, dict[str, Any]], key: str,

@@ -50,6 +50,7 @@ def lists(home) -> dict[str, str]:
         "static": next(x for x in found if not x.dynamic and x.member_type == "contact"),
         "not_activated": next(x for x in found if x.dynamic and x.activated is False),
         "eligible": next(x for x in found if x.eligible and x.member_type == "contact"),
+        "accounts": next(x for x in found if x.eligible and x.member_type == "account"),
     }
     return {k: f"{v.id}|{v.name}" for k, v in pick.items()}
 
@@ -76,6 +77,8 @@ CASES = [
      ["[[consent.lists]] #1", "{static_name}", "Static list", "Pick another list"]),
     ("not_activated_list", consent_list("{not_activated}"), [],
      ["{not_activated_name}", "Not activated for email", "Pick another list"]),
+    ("list_of_unmapped_entity", consent_list("{accounts}"), [],
+     ["{accounts_name}", "holds accounts, which have no [[mappings]]", "or remove this list"]),
     ("unknown_list", consent_list("00000000-0000-0000-0000-000000000001"), [],
      ["[[consent.lists]] #1 (00000000-0000-0000-0000-000000000001): no such active marketing list"]),
 ]
