@@ -58,3 +58,13 @@ async def drive_full_flow(app: Any, pilot: Any) -> str:
     summary = text_of(app, "#summary")
     assert summary.startswith("Sync finished"), summary + text_of(app, "#status")
     return summary
+
+
+async def open_lists(app: Any, pilot: Any, *, focus_table: bool = True) -> None:
+    """Go to the Lists step in "members of marketing lists" mode (the table focused)."""
+    await pilot.press("f4")
+    await settle(app, pilot)
+    app.screen.query_one("#mode-lists").value = True
+    await settle(app, pilot)
+    if focus_table:
+        app.screen.query_one("#lists").focus()

@@ -20,7 +20,7 @@ from dynsync_tui.core.config import load
 from dynsync_tui.tui.widgets.preview_index import code_of
 from dynsync_tui.tui.widgets.verdict_table import VerdictTable
 from tests.tui.fakes import FakeEngine, fake_services, make_verdicts
-from tests.tui.flows import confirm_sync, drive_full_flow, settle, text_of
+from tests.tui.flows import confirm_sync, drive_full_flow, open_lists, settle, text_of
 
 SIZE = (100, 32)
 
@@ -164,10 +164,7 @@ async def test_no_eligible_lists(tui_app) -> None:
 async def test_pick_lists(tui_app) -> None:
     app = tui_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f4")
-        await settle(app, pilot)
-        app.screen.query_one("#mode-lists").value = True
-        await settle(app, pilot)
+        await open_lists(app, pilot, focus_table=False)
         assert app.screen.query_one("#next", Button).disabled
         app.screen.query_one("#lists", DataTable).focus()
         await pilot.press("space")
@@ -309,11 +306,7 @@ def test_foreign_share_counts_other_country_codes() -> None:
 async def test_map_list_to_existing_dotdigital_list(tui_app) -> None:
     app = tui_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f4")
-        await settle(app, pilot)
-        app.screen.query_one("#mode-lists").value = True
-        await settle(app, pilot)
-        app.screen.query_one("#lists", DataTable).focus()
+        await open_lists(app, pilot)
         await pilot.press("space", "m")
         await settle(app, pilot)
         assert type(app.screen).__name__ == "PickerScreen"

@@ -7,21 +7,13 @@ from types import SimpleNamespace
 from textual.widgets import DataTable, RadioSet, Select
 
 from tests.tui.fakes import fake_services
-from tests.tui.flows import settle, text_of
+from tests.tui.flows import open_lists, settle, text_of
 
 SIZE = (100, 32)
 
 
 def cells(app, row: int) -> list[str]:
     return [str(c) for c in app.screen.query_one("#lists", DataTable).get_row_at(row)]
-
-
-async def open_lists(app, pilot) -> None:
-    await pilot.press("f4")
-    await settle(app, pilot)
-    app.screen.query_one("#mode-lists").value = True
-    await settle(app, pilot)
-    app.screen.query_one("#lists", DataTable).focus()
 
 
 async def test_the_only_activation_column_is_picked_and_kept(tui_app) -> None:

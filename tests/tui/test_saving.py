@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import threading
 
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 
 from dynsync_tui.core.config import load
 from dynsync_tui.core.mappings import Mapping
-from tests.tui.flows import confirm_sync, settle, text_of
+from tests.tui.flows import confirm_sync, open_lists, settle, text_of
 
 SIZE = (100, 32)
 
 
 async def pick_first_list(app, pilot) -> None:
-    await pilot.press("f4")
-    await settle(app, pilot)
-    app.screen.query_one("#mode-lists").value = True
-    await settle(app, pilot)
-    app.screen.query_one("#lists", DataTable).focus()
+    await open_lists(app, pilot)
     await pilot.press("space")
     await settle(app, pilot)
 
