@@ -168,15 +168,17 @@ class FakeEngine:
         counts = dict.fromkeys(("created", "updated", "unchanged", "skipped", "failed"), 0)
         key = {"create": "created", "update": "updated", "unchanged": "unchanged", "skip": "skipped"}
         self._emit("reading", 0, self.n, counts, "Reading 200 records")
+        done = 0
         for i, v in enumerate(verdicts):
             if self.cancel.is_set():
                 break
             if i == self.n // 2 and self.gate is not None:
                 self.gate.wait(5)
             counts[key[v.verdict]] += 1
+            done = i + 1
             if i % 20 == 19:
-                self._emit("sending", i + 1, self.n, counts, f"Batch {i // 20 + 1} sent")
-        self._emit("done", self.n, self.n, counts)
+                self._emit("sending", done, self.n, counts, f"Batch {i // 20 + 1} sent")
+        self._emit("done", done, self.n, counts)  # like the engine: the count where it stopped
         state: FakeState = self.services.state
         run = FakeRunSummary(len(state.runs_list) + 1, **counts)
         state.runs_list.append(SimpleNamespace(id=run.run_id, started=f"2026-12-03T10:0{run.run_id}:00",

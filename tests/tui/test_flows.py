@@ -220,6 +220,8 @@ async def test_cancel_sync(tui_app) -> None:
         summary = text_of(app, "#summary")
         assert summary.startswith("Cancelled"), summary
         assert sum(counts_in(summary).values()) < 200
+        bar = app.screen.query_one("#bar")
+        assert bar.percentage is None or bar.percentage < 1, "a cancelled run's bar is not shown full"
 
 
 async def test_open_failed_record(tui_app) -> None:

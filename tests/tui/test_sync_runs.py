@@ -61,3 +61,11 @@ async def test_no_stray_scrollbar_glyphs_at_80x24(tui_app) -> None:
         await settle(app, pilot)
         row = [str(c) for c in app.screen.query_one("#mappings", Table).get_row_at(0)]
         assert row[-1] == "from CRM"
+
+
+def test_log_lines_name_what_is_being_read() -> None:
+    from dynsync_tui.tui.screens.sync import log_text
+
+    assert log_text("reading", "contacts") == "Reading contacts from Dynamics…"
+    assert log_text("sending", "throttled, resuming in 5 s") == "throttled, resuming in 5 s"
+    assert log_text("done", "ok") == "" and log_text("reading", "") == ""

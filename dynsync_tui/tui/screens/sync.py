@@ -55,6 +55,16 @@ def summary_text(summary: Any, cancelled: bool) -> str:
             f"{counters_text(summary)}.  [@click=app.goto('runs')]Open the run[/] (F7).")
 
 
+def log_text(phase: str, message: str) -> str:
+    """The log line for an engine message ('' for none): while reading, the engine names the
+    entity set it is on ("contacts"), which reads better as a sentence."""
+    if phase == "done" or not message:
+        return ""
+    if phase == "reading" and message.isidentifier():
+        return f"Reading {message} from Dynamics…"
+    return message
+
+
 def confirm_text(preview: Any, full: bool, fresh: bool = True) -> str:
     """What the sync is about to do, from the last preview when there is one and nothing
     (a sync, a reconnect) has changed since it was read."""
@@ -171,7 +181,7 @@ class SyncScreen(WizardScreen):
 
         def on_event(p: Any) -> None:  # called on the engine's thread: post, never touch widgets
             self.post_message(SyncProgress(p))
-            text = "" if get(p, "phase") == "done" else str(get(p, "message") or "")
+            text = log_text(str(get(p, "phase") or ""), str(get(p, "message") or ""))
             if text and text != last[0]:  # the engine repeats its last message on every event
                 last[0] = text
                 self.post_message(SyncLog(text, notice=is_notice(text)))
@@ -237,7 +247,8 @@ class SyncScreen(WizardScreen):
         self.query_one("#counters", Static).update(counters_text(message.summary))
         n = checked(message.summary)
         seconds = float(get(message.summary, "seconds", 0.0) or 0.0) or (time.monotonic() - self._started)
-        self.query_one("#bar", ProgressBar).update(total=max(n, 1), progress=max(n, 1))
+        if not message.cancelled:  # a cancelled run's bar stays where the run stopped
+            self.query_one("#bar", ProgressBar).update(total=max(n, 1), progress=max(n, 1))
         self._show_eta(False)  # no countdown after the run: the line below has the real time
         self.query_one("#throughput", Static).update(rate_text(n, seconds))
         self.query_one("#summary", Static).update(text)
