@@ -126,7 +126,7 @@ def clean(raw: str) -> Cleaned:
         return after
 
     if _SIMPLE.fullmatch(raw):  # the common case: nothing to clean
-        return Cleaned(_idd_to_plus(raw), corrections, placeholder=_digit_count(raw) == raw.count("0"))
+        return Cleaned(_idd_to_plus(raw), corrections, placeholder=not raw.strip("+0 "))  # all zeros
     s = _strip_invisible(raw)
     if not s or s.casefold() in PLACEHOLDERS or not any(c.isdigit() for c in s):
         return Cleaned(s, corrections, placeholder=True)

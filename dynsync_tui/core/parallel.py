@@ -1,71 +1,89 @@
-"""The verdict pipeline split over processes: the caller plus ``processes - 1`` forked workers.
+"""The verdict pipeline with its costly part shared out over processes: the caller plus
+``processes - 1`` forked workers.
 
-Records are partitioned by their raw mobile value, so every distinct value is cleaned and
-parsed in one process only (linked account phones repeat a lot; splitting by position would
-parse each of them in every process). Each process runs pass 1 (``check_record``) over its
-part; forked workers inherit the records, the prior state and the settings (nothing is
-pickled on the way in) and send back compact rows. The caller runs pass 2 (the cross-record
-rules need every record), tells each worker which of its records won, and all processes run
-pass 3 (``apply_state``: state rules, payload, hash) on their own winners.
+Nearly all the time goes into cleaning and parsing each *distinct* raw mobile (and, far
+behind, normalising each distinct email): records repeat values (a linked account's phone,
+a person who is both a lead and a contact). So the distinct values are dealt out; every
+process works out its share; the workers send back compact answers (one small tuple per
+value), which seed this process's memo caches; then ``classify``'s own passes run here,
+every value a cache hit. The verdicts are ``classify``'s by construction: the same code
+makes them.
 
-Where ``fork`` is unavailable, the input is small, or the caller is itself a daemonic worker
-(which may not have children), it falls back to ``classify``.
-Call it from a process without running threads (fork copies only the calling thread): the
-CLI or a sync worker process, not from inside a live TUI.
+Records never cross a process boundary and workers never touch them: a forked process that
+touches objects makes the kernel copy the memory pages they sit on (copy-on-write). Workers
+that ran pass 1 over their share of the records, or even only read the values off them
+while this process ran pass 1, were slowed by a third that way; reading the distinct values
+from a list made before the fork costs next to nothing.
+
+Records are taken in windows of at most ``WINDOW`` so the memo caches never overflow midway.
+Where ``fork`` is unavailable, the input is small, other threads are running (fork copies
+only the calling thread: a lock another thread holds would never be released in the
+worker), or the caller is itself a daemonic worker (which may not have children), it falls
+back to ``classify``.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Iterable, Mapping
+from itertools import repeat
 from multiprocessing.connection import Connection
+from operator import attrgetter
 from typing import Any
 
+from dynsync_tui.core import phone
 from dynsync_tui.core.records import CrmRecord, PriorState, RecordVerdict
 from dynsync_tui.core.verdicts import (
-    SKIP, VerdictSettings, apply_state, check_record, classify, resolve_conflicts, with_state,
+    VerdictSettings, check_all, classify, finish, make_email_room, normalise_email, remember_emails,
+    with_state,
 )
 
 MIN_RECORDS = 50_000
-_SHARED: tuple[list[CrmRecord], list[list[int]], Mapping[tuple[str, str], PriorState],
-               VerdictSettings] | None = None
+WINDOW = 1_000_000  # records per window: the distinct values of a window fit the memo caches
+
+Work = tuple[list[Any], list[Any], str | None, bool, int]
+_SHARED: Work | None = None  # what workers inherit: (mobiles, emails, country, paired, processes)
 
 
-def partition(records: list[CrmRecord], parts: int) -> list[list[int]]:
-    """Record positions split into ``parts`` groups by raw mobile value (equal values share a
-    group). Equal shares: pass 2 waits for every part, so the caller gains nothing by taking less."""
-    out: list[list[int]] = [[] for _ in range(parts)]
-    for i, r in enumerate(records):
-        out[hash(r.mobile) % parts].append(i)
-    return out
+def can_fork() -> bool:
+    """Whether this process may fork workers safely right now."""
+    return (not multiprocessing.current_process().daemon and threading.active_count() == 1
+            and "fork" in multiprocessing.get_all_start_methods())
 
 
-def _check_part(positions: list[int]) -> list[RecordVerdict]:
+def distinct_values(records: list[CrmRecord], settings: VerdictSettings) -> tuple[list[Any], list[Any]]:
+    """The distinct mobile keys and raw emails of ``records``, in first-seen order, gathered
+    at C speed. A mobile key is the raw value, or (raw value, record country) when the
+    record's country is used. Blanks and non-text values are sorted out by the share that
+    meets them."""
+    mobiles: Iterable[Any] = map(attrgetter("mobile"), records)
+    if settings.use_record_country:
+        mobiles = zip(mobiles, map(attrgetter("country"), records))
+    return list(dict.fromkeys(mobiles)), list(dict.fromkeys(map(attrgetter("email"), records)))
+
+
+def _pairs(keys: list[Any], paired: bool) -> list[tuple[str, Any]]:
+    """(raw value, record country) for each text mobile key."""
+    pairs = keys if paired else zip(keys, repeat(None))
+    return [(raw, country) for raw, country in pairs if isinstance(raw, str)]
+
+
+def _work_share(k: int) -> tuple[list[tuple[Any, ...]], list[str | None]]:
+    """Process ``k``'s share of the distinct values worked out (and memoised here): the
+    plain ``PhoneResult`` tuple of each text mobile, the normalised form of each text email."""
     assert _SHARED is not None
-    records, _, prior, settings = _SHARED
-    get = prior.get
-    out = []
-    for i in positions:
-        r = records[i]
-        out.append(check_record(r, get((r.entity, r.id)), settings))
-    return out
+    mobiles, emails, country, paired, processes = _SHARED
+    norm = phone.normalise_mobile
+    phones = [tuple(norm(raw, country, rc)) for raw, rc in _pairs(mobiles[k::processes], paired)]
+    return phones, [normalise_email(e) for e in emails[k::processes] if isinstance(e, str)]
 
 
-def _worker(conn: Connection, part: int) -> None:
-    """Pass 1 over one part, send rows; receive the winners' local positions; pass 3."""
+def _worker(conn: Connection, k: int) -> None:
     try:
-        assert _SHARED is not None
-        settings = _SHARED[3]
-        verdicts = _check_part(_SHARED[1][part])
-        conn.send([(v.verdict, v.reason, v.email, v.e164, v.corrections) for v in verdicts])
-        rows = []
-        for j in conn.recv():
-            v = verdicts[j]
-            apply_state(v, settings)
-            rows.append((v.verdict, v.reason, v.match, v.contact_id, v.payload, v.field_hash, v.flags))
-        conn.send(rows)
+        conn.send(_work_share(k))
     except BaseException as exc:  # noqa: BLE001 - reported to the caller as one line
-        conn.send(RuntimeError(f"verdict worker {part} failed: {type(exc).__name__}: {exc}"))
+        conn.send(RuntimeError(f"verdict worker {k} failed: {type(exc).__name__}: {exc}"))
     finally:
         conn.close()
 
@@ -80,50 +98,28 @@ def _recv(conn: Connection) -> Any:
     return got
 
 
-def classify_parallel(records: Iterable[CrmRecord], prior: Mapping[tuple[str, str], PriorState],
-                      settings: VerdictSettings, processes: int = 2, *,
-                      min_records: int = MIN_RECORDS) -> list[RecordVerdict]:
-    """Same result as ``classify``, computed by ``processes`` processes (this one included)."""
+def warm(records: list[CrmRecord], settings: VerdictSettings, processes: int) -> None:
+    """Memoise every distinct mobile and email of ``records``, shared out over ``processes``."""
     global _SHARED
-    items = records if isinstance(records, list) else list(records)
-    if (processes <= 1 or len(items) < min_records or multiprocessing.current_process().daemon
-            or "fork" not in multiprocessing.get_all_start_methods()):
-        return classify(items, prior, settings)
+    mobiles, emails = distinct_values(records, settings)
+    phone.make_room(len(mobiles))
+    make_email_room(len(emails))
+    paired = settings.use_record_country
+    _SHARED = (mobiles, emails, settings.default_country, paired, processes)
     ctx = multiprocessing.get_context("fork")
-    settings = with_state(settings, prior)
-    parts = partition(items, processes)
-    _SHARED = (items, parts, prior, settings)
     workers = []
     try:
         for k in range(1, processes):
-            mine, theirs = ctx.Pipe()
+            mine, theirs = ctx.Pipe(duplex=False)
             proc = ctx.Process(target=_worker, args=(theirs, k), daemon=True)
             proc.start()
             theirs.close()
             workers.append((k, mine, proc))
-        slots: list[Any] = [None] * len(items)
-        for i, v in zip(parts[0], _check_part(parts[0])):
-            slots[i] = v
-        get = prior.get
+        _work_share(0)
         for k, conn, _ in workers:
-            for i, (verdict, reason, email, e164, corr) in zip(parts[k], _recv(conn)):
-                r = items[i]
-                slots[i] = RecordVerdict(r, verdict, reason, email, e164, corr, "email", None, None,
-                                         None, get((r.entity, r.id)))
-        verdicts: list[RecordVerdict] = slots
-        resolve_conflicts(verdicts)
-        for k, conn, _ in workers:
-            conn.send([j for j, i in enumerate(parts[k]) if verdicts[i].verdict != SKIP])
-        for i in parts[0]:
-            if verdicts[i].verdict != SKIP:
-                apply_state(verdicts[i], settings)
-        for k, conn, _ in workers:
-            winners = [i for i in parts[k] if verdicts[i].verdict != SKIP]
-            for i, (verdict, reason, match, cid, payload, digest, flags) in zip(winners, _recv(conn)):
-                v = verdicts[i]
-                v.verdict, v.reason, v.match, v.contact_id = verdict, reason, match, cid
-                v.payload, v.field_hash, v.flags = payload, digest, flags
-        return verdicts
+            phones, normalised = _recv(conn)
+            phone.remember(_pairs(mobiles[k::processes], paired), settings.default_country, phones)
+            remember_emails([e for e in emails[k::processes] if isinstance(e, str)], normalised)
     finally:
         _SHARED = None
         for _, conn, proc in workers:
@@ -131,3 +127,20 @@ def classify_parallel(records: Iterable[CrmRecord], prior: Mapping[tuple[str, st
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.kill()
+
+
+def classify_parallel(records: Iterable[CrmRecord], prior: Mapping[tuple[str, str], PriorState],
+                      settings: VerdictSettings, processes: int = 2, *,
+                      min_records: int = MIN_RECORDS) -> list[RecordVerdict]:
+    """Same result as ``classify``, the costly part computed by ``processes`` processes (this
+    one included)."""
+    items = records if isinstance(records, list) else list(records)
+    if processes <= 1 or len(items) < min_records or not can_fork():
+        return classify(items, prior, settings)
+    settings = with_state(settings, prior)
+    verdicts: list[RecordVerdict] = []
+    for start in range(0, len(items), WINDOW):
+        window = items[start:start + WINDOW]
+        warm(window, settings, processes)
+        verdicts += check_all(window, prior, settings)
+    return finish(verdicts, settings)

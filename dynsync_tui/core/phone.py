@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any, NamedTuple
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat, PhoneNumberType
@@ -38,9 +39,9 @@ _ALIASES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class PhoneResult:
-    """The outcome for one raw value: ``e164`` when it will be sent, else ``reason``."""
+class PhoneResult(NamedTuple):
+    """The outcome for one raw value: ``e164`` when it will be sent, else ``reason``.
+    (A named tuple: immutable, and cheap to make from the plain tuple a worker sends.)"""
 
     e164: str | None
     reason: str | None
@@ -86,6 +87,13 @@ def clear_cache() -> None:
     _cache.clear()
 
 
+def _memo_key(raw: str, default_country: str | None,
+              record_country: str | None) -> tuple[str, str | None, str | None]:
+    if default_country is not None and record_country:
+        return (raw, default_country, resolve_country(record_country))
+    return (raw, default_country, None)
+
+
 def normalise_mobile(
     raw: str | None, default_country: str | None, record_country: str | None = None
 ) -> PhoneResult:
@@ -94,16 +102,30 @@ def normalise_mobile(
         return _NO_MOBILE
     if not isinstance(raw, str):
         raw = str(raw)
-    region = None
-    if default_country is not None and record_country:
-        region = resolve_country(record_country)
-    key = (raw, default_country, region)
+    key = ((raw, default_country, resolve_country(record_country))
+           if default_country is not None and record_country else (raw, default_country, None))
     hit = _cache.get(key)
     if hit is None:
         if len(_cache) >= _CACHE_LIMIT:
             _cache.clear()
-        hit = _cache[key] = _normalise(raw, default_country, region or default_country)
+        hit = _cache[key] = _normalise(raw, default_country, key[2] or default_country)
     return hit
+
+
+def make_room(n: int) -> bool:
+    """Make sure ``n`` more values can be memoised without the cache emptying itself midway
+    (it is emptied now if need be). False when ``n`` is more than the cache ever holds."""
+    if len(_cache) + n > _CACHE_LIMIT:
+        _cache.clear()
+    return n <= _CACHE_LIMIT
+
+
+def remember(values: Iterable[tuple[str, str | None]], default_country: str | None,
+             results: Iterable[tuple[str | None, str | None, tuple[str, ...], str | None]]) -> None:
+    """Memoise results worked out elsewhere (another process): ``results[i]`` is the plain
+    tuple of ``PhoneResult`` for the (raw value, record country) ``values[i]``."""
+    keys = (_memo_key(raw, default_country, country) for raw, country in values)
+    _cache.update(zip(keys, map(PhoneResult._make, results)))
 
 
 _NO_MOBILE = PhoneResult(None, Reason.NO_MOBILE.value, (), None)
@@ -120,36 +142,103 @@ def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
         return None
 
 
-try:  # the type without walking the number-type patterns twice (region, then type)
-    from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, _number_type_helper
-except ImportError:  # pragma: no cover - a future phonenumbers without the helper
-    _number_type_helper = None
+try:  # the library's type rules, read from its metadata
+    from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
+except ImportError:  # pragma: no cover - a future phonenumbers that moves the table
+    COUNTRY_CODE_TO_REGION_CODE = None
 
-_UNKNOWN = PhoneNumberType.UNKNOWN
+_T = PhoneNumberType
+_UNKNOWN = _T.UNKNOWN
+# The order in which the library tries the types (phonenumberutil._number_type_helper): the
+# first match wins; fixed line and mobile come last and together make FIXED_LINE_OR_MOBILE.
+_SPECIAL_TYPES = (("premium_rate", _T.PREMIUM_RATE), ("toll_free", _T.TOLL_FREE),
+                  ("shared_cost", _T.SHARED_COST), ("voip", _T.VOIP),
+                  ("personal_number", _T.PERSONAL_NUMBER), ("pager", _T.PAGER), ("uan", _T.UAN),
+                  ("voicemail", _T.VOICEMAIL))
+_Desc = tuple  # (possible lengths or None for "any", compiled national number pattern)
+
+
+def _desc(desc: Any) -> _Desc | None:
+    """A PhoneNumberDesc as (lengths, compiled pattern); None when it can never match."""
+    if desc is None or not desc.national_number_pattern:
+        return None
+    lengths = frozenset(desc.possible_length) if desc.possible_length else None
+    return lengths, re.compile(desc.national_number_pattern)
+
+
+def _matches(nsn: str, desc: _Desc | None) -> bool:
+    if desc is None:
+        return False
+    lengths, pattern = desc
+    return (lengths is None or len(nsn) in lengths) and pattern.fullmatch(nsn) is not None
+
+
+class _TypeRules:
+    """One region's type rules with their patterns compiled once. ``kind`` gives exactly the
+    library's ``_number_type_helper`` answer (tests hold it to ``number_type`` for every region)
+    without its per-call pattern look-ups."""
+
+    def __init__(self, meta: Any) -> None:
+        self.general = _desc(meta.general_desc)
+        self.special = tuple((d, kind) for d, kind in ((_desc(getattr(meta, name)), kind)
+                                                      for name, kind in _SPECIAL_TYPES) if d is not None)
+        self.fixed, self.mobile = _desc(meta.fixed_line), _desc(meta.mobile)
+        self.same = bool(meta.same_mobile_and_fixed_line_pattern)
+        self.leading = re.compile(meta.leading_digits) if meta.leading_digits is not None else None
+
+    def kind(self, nsn: str) -> int:
+        if not _matches(nsn, self.general):
+            return _UNKNOWN
+        for desc, kind in self.special:
+            if _matches(nsn, desc):
+                return kind
+        if _matches(nsn, self.fixed):
+            if self.same or _matches(nsn, self.mobile):
+                return _T.FIXED_LINE_OR_MOBILE
+            return _T.FIXED_LINE
+        if not self.same and _matches(nsn, self.mobile):
+            return _T.MOBILE
+        return _UNKNOWN
+
+
+_rules: dict[tuple[int, str], _TypeRules | None] = {}
+
+
+def _rules_for(cc: int, region: str, single: bool) -> _TypeRules | None:
+    key = (cc, region)
+    try:
+        return _rules[key]
+    except KeyError:
+        pass
+    meta = (PhoneMetadata.metadata_for_region_or_calling_code(cc, region) if single
+            else PhoneMetadata.metadata_for_region(region, None))
+    out = _rules[key] = None if meta is None else _TypeRules(meta)
+    return out
 
 
 def region_and_type(number: phonenumbers.PhoneNumber) -> tuple[str | None, int]:
     """``(region_code_for_number(n), number_type(n))`` in one walk. The library's
     ``is_valid_number`` is exactly "type is not UNKNOWN", so this answers validity too
-    (property tests hold this function to the library's three answers)."""
-    if _number_type_helper is None:  # pragma: no cover
+    (tests hold this function to the library's three answers)."""
+    if COUNTRY_CODE_TO_REGION_CODE is None:  # pragma: no cover
         return phonenumbers.region_code_for_number(number), phonenumbers.number_type(number)
-    regions = COUNTRY_CODE_TO_REGION_CODE.get(number.country_code)
+    cc = number.country_code
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(cc)
     if not regions:
         return None, _UNKNOWN
     nsn = phonenumbers.national_significant_number(number)
     if len(regions) == 1:
-        meta = PhoneMetadata.metadata_for_region_or_calling_code(number.country_code, regions[0])
-        return regions[0], (_UNKNOWN if meta is None else _number_type_helper(nsn, meta))
+        rules = _rules_for(cc, regions[0], True)
+        return regions[0], (_UNKNOWN if rules is None else rules.kind(nsn))
     for region in regions:  # as region_code_for_number, keeping the type it computes
-        meta = PhoneMetadata.metadata_for_region(region, None)
-        if meta is None:
+        rules = _rules_for(cc, region, False)
+        if rules is None:
             continue
-        if meta.leading_digits is not None:
-            if re.match(meta.leading_digits, nsn):
-                return region, _number_type_helper(nsn, meta)
+        if rules.leading is not None:
+            if rules.leading.match(nsn):
+                return region, rules.kind(nsn)
         else:
-            kind = _number_type_helper(nsn, meta)
+            kind = rules.kind(nsn)
             if kind != _UNKNOWN:
                 return region, kind
     return None, _UNKNOWN

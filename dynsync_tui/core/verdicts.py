@@ -21,8 +21,10 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from dynsync_tui.core.mappings import IDENTIFIER_LABELS
@@ -72,6 +74,7 @@ def with_state(settings: VerdictSettings, prior: Mapping[tuple[str, str], PriorS
 
 _SPACE = re.compile(r"\s")
 _emails: dict[str, str | None] = {}
+_EMAIL_CACHE_LIMIT = 1 << 20
 
 
 def clear_email_cache() -> None:
@@ -81,17 +84,29 @@ def clear_email_cache() -> None:
 
 def normalise_email(raw: Any) -> str | None:
     """Trimmed, lower-cased email; None when blank or not shaped like an address."""
-    if raw is None:
+    if raw.__class__ is str:  # the common case first: a memoised text value
+        hit = _emails.get(raw, _emails)
+        if hit is not _emails:
+            return hit  # type: ignore[return-value]
+    elif raw is None:
         return None
-    if not isinstance(raw, str):
+    else:
         raw = str(raw)
-    hit = _emails.get(raw, _emails)
-    if hit is not _emails:
-        return hit  # type: ignore[return-value]
-    if len(_emails) >= 1 << 20:
+    if len(_emails) >= _EMAIL_CACHE_LIMIT:
         _emails.clear()
     out = _emails[raw] = _normalise_email(raw)
     return out
+
+
+def remember_emails(raws: Iterable[str], results: Iterable[str | None]) -> None:
+    """Memoise emails normalised elsewhere (another process)."""
+    _emails.update(zip(raws, results))
+
+
+def make_email_room(n: int) -> None:
+    """Empty the email memo now if ``n`` more would overflow it midway."""
+    if len(_emails) + n > _EMAIL_CACHE_LIMIT:
+        _emails.clear()
 
 
 def _normalise_email(raw: str) -> str | None:
@@ -115,16 +130,12 @@ def _is_blank_email(raw: Any) -> bool:
     return not text.strip()
 
 
-def _is_empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
 def _data_fields(record: CrmRecord, clear: frozenset[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for label, value in record.fields.items():
         if label in IDENTIFIER_LABELS:
             continue
-        if _is_empty(value):
+        if value is None or (isinstance(value, str) and not value.strip()):
             if label in clear:
                 out[label] = None  # the mapping says an empty CRM value clears the field
         else:
@@ -133,13 +144,25 @@ def _data_fields(record: CrmRecord, clear: frozenset[str]) -> dict[str, Any]:
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+try:  # the same encoder made once, not once per call (nothing we hash can be circular)
+    from json.encoder import c_make_encoder, encode_basestring
+
+    _encode_parts = c_make_encoder(None, str, encode_basestring, None, ":", ",", True, False, True)
+except (ImportError, TypeError):  # pragma: no cover - a Python without the C encoder
+    _encode_parts = None
+
+
+def _to_json(value: Any) -> str:
+    if _encode_parts is None:  # pragma: no cover
+        return _ENCODER.encode(value)
+    return "".join(_encode_parts(value, 0))
 
 
 def field_hash(email: str, e164: str, data: dict[str, Any], lists: list[int]) -> str:
     """A stable hash of the record's content as Dotdigital would hold it: the identifiers'
     values, the data fields and the lists, never the volatile parts (match identifier,
     contact id, whether the mobile is sent this time)."""
-    text = _ENCODER.encode([email, e164, data, lists])
+    text = _to_json([email, e164, data, lists])
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
@@ -161,18 +184,18 @@ def check_record(record: CrmRecord, prior: PriorState | None, settings: VerdictS
     as a *candidate* (verdict ``create``, no payload yet) for the cross-record rules. The email
     and number are worked out either way, for the preview's detail pane."""
     email = normalise_email(record.email)
-    country = record.country if settings.use_record_country else None
-    phone = normalise_mobile(record.mobile, settings.default_country, country)
+    phone = normalise_mobile(record.mobile, settings.default_country,
+                             record.country if settings.use_record_country else None)
     e164 = phone.e164
-    reason = _consent_reason(record, settings.consent_mode)
-    if reason is not None:
-        pass
-    elif email is None:
-        reason = R.NO_EMAIL.value if _is_blank_email(record.email) else R.INVALID_EMAIL.value
-    elif e164 is None:
-        reason = phone.reason
-    return RecordVerdict(record, CREATE if reason is None else SKIP, reason, email, e164,
-                         phone.corrections, prior=prior)
+    mode = settings.consent_mode
+    reason = None if mode == "none" else _consent_reason(record, mode)
+    if reason is None:
+        if email is None:
+            reason = R.NO_EMAIL.value if _is_blank_email(record.email) else R.INVALID_EMAIL.value
+        elif e164 is None:
+            reason = phone.reason
+    return RecordVerdict(record, SKIP if reason else CREATE, reason, email, e164, phone.corrections,
+                         "email", None, None, None, prior)
 
 
 def apply_state(v: RecordVerdict, s: VerdictSettings) -> None:
@@ -242,25 +265,30 @@ def _beats(a: CrmRecord, b: CrmRecord) -> bool:
 
 def _contest(verdicts: list[RecordVerdict], candidates: list[int], key: str, reason: str) -> list[int]:
     """One winner per email (``key="email"``) or per E.164; the others become skips with ``reason``.
-    Returns the survivors."""
-    best: dict[str, int] = {}
-    setdefault = best.setdefault
+    Returns the survivors. Values are counted first (in C), so only the records that share
+    one are compared, mostly on ``modified`` alone."""
+    values = list(map(attrgetter(key), map(verdicts.__getitem__, candidates)))
+    counts = Counter(values)
+    if len(counts) == len(values):
+        return candidates
+    shared = {value for value, n in counts.items() if n > 1}
+    contested = [(i, value) for i, value in zip(candidates, values) if value in shared]
+    records = [verdicts[i].record for i, _ in contested]
+    modified = list(map(attrgetter("modified"), records))
+    best: dict[str, int] = {}  # value → position in ``contested`` of the best so far
     losers: list[int] = []
-    by_email = key == "email"
-    for i in candidates:
-        v = verdicts[i]
-        value = v.email if by_email else v.e164
-        j = setdefault(value, i)  # type: ignore[arg-type]
-        if j != i:
-            if _beats(v.record, verdicts[j].record):
-                best[value] = i  # type: ignore[index]
-                losers.append(j)
-            else:
-                losers.append(i)
+    for pos, (i, value) in enumerate(contested):
+        j = best.setdefault(value, pos)
+        if j == pos:
+            continue
+        mine, theirs = modified[pos], modified[j]
+        if mine > theirs if mine != theirs else _beats(records[pos], records[j]):
+            best[value] = pos
+            losers.append(contested[j][0])
+        else:
+            losers.append(i)
     for i in losers:
         verdicts[i].verdict, verdicts[i].reason = SKIP, reason
-    if not losers:
-        return candidates
     lost = set(losers)
     return [i for i in candidates if i not in lost]
 
@@ -273,15 +301,27 @@ def resolve_conflicts(verdicts: list[RecordVerdict]) -> list[int]:
     return _contest(verdicts, candidates, "e164", R.SHARED_MOBILE.value)
 
 
-def classify(records: Iterable[CrmRecord], prior: Mapping[tuple[str, str], PriorState],
-             settings: VerdictSettings) -> list[RecordVerdict]:
-    """Every record's verdict, in input order."""
+def check_all(records: Iterable[CrmRecord], prior: Mapping[tuple[str, str], PriorState],
+              settings: VerdictSettings) -> list[RecordVerdict]:
+    """Pass 1 over every record (``settings`` already ``with_state``)."""
+    if not prior:  # a first sync: no state to look up
+        return [check_record(r, None, settings) for r in records]
     get = prior.get
-    settings = with_state(settings, prior)
-    verdicts = [check_record(r, get((r.entity, r.id)), settings) for r in records]
+    return [check_record(r, get((r.entity, r.id)), settings) for r in records]
+
+
+def finish(verdicts: list[RecordVerdict], settings: VerdictSettings) -> list[RecordVerdict]:
+    """Passes 2 and 3, in place (``settings`` already ``with_state``)."""
     for i in resolve_conflicts(verdicts):
         apply_state(verdicts[i], settings)
     return verdicts
+
+
+def classify(records: Iterable[CrmRecord], prior: Mapping[tuple[str, str], PriorState],
+             settings: VerdictSettings) -> list[RecordVerdict]:
+    """Every record's verdict, in input order."""
+    settings = with_state(settings, prior)
+    return finish(check_all(records, prior, settings), settings)
 
 
 @dataclass

@@ -248,3 +248,36 @@ def test_any_text_gives_an_answer_never_an_exception(raw: str) -> None:
         assert result.e164.startswith("+") and result.e164[1:].isdigit()
         if any(c.isalpha() for c in raw):  # letters are only ever dropped visibly (a note)
             assert result.corrections
+
+
+def _example_numbers() -> list[phonenumbers.PhoneNumber]:
+    """Every region's example number of every type, and near misses of each (a digit
+    changed, added or dropped): the numbers where the type rules differ from one another."""
+    out = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in range(12):
+            n = phonenumbers.example_number_for_type(region, kind)
+            if n is not None:
+                out.append(n)
+    for cc in sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS):
+        n = phonenumbers.example_number_for_non_geo_entity(cc)
+        if n is not None:
+            out.append(n)
+    variants = []
+    for n in out:
+        nsn = phonenumbers.national_significant_number(n)
+        for text in (nsn[:-1] + str((int(nsn[-1]) + 1) % 10), nsn + "5", nsn[:-1], "9" + nsn[1:]):
+            variants.append(phonenumbers.parse(f"+{n.country_code}{text}"))
+    return out + variants
+
+
+def test_region_and_type_agrees_with_the_library_on_every_regions_examples() -> None:
+    numbers = _example_numbers()
+    assert len(numbers) > 5000
+    kinds = set()
+    for number in numbers:
+        region, kind = region_and_type(number)
+        kinds.add(kind)
+        assert (region, kind) == (phonenumbers.region_code_for_number(number),
+                                  phonenumbers.number_type(number)), number
+    assert len(kinds) >= 10  # every type was met, unknown included

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dynsync_tui.core.config import Config, ListSelection, Mapping
 from dynsync_tui.core.phone import PHONENUMBERS_VERSION
@@ -336,3 +338,27 @@ def test_summary_partitions_and_samples() -> None:
     out = summary.to_json()
     assert out["phonenumbers"] == PHONENUMBERS_VERSION and out["counts"] == summary.counts
     assert out["sentences"]["no_mobile"].startswith("No mobile number")
+
+
+def test_the_field_hash_format_never_changes() -> None:
+    """State stores hold these hashes: a new format would resend every record once."""
+    data = {"FIRSTNAME": "Ann", "LASTNAME": "Ó Briain", "SCORE": 3}
+    assert field_hash("ann@example.com", "+447411222333", data, [12, 40]) == "c279e3534e4abd759ba27eee56b1882d"
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=_json_values)
+def test_the_hash_text_is_the_standard_encoders(value) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from dynsync_tui.core.verdicts import _to_json
+
+    assert _to_json(value) == json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                                         default=str)
