@@ -20,6 +20,7 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat, PhoneNumberType
 
 from dynsync_tui.core.cleaning import ARROW, clean
+from dynsync_tui.core.numparse import parse_plain
 from dynsync_tui.core.reasons import Reason
 
 PHONENUMBERS_VERSION: str = phonenumbers.__version__
@@ -136,6 +137,9 @@ def _fail(reason: Reason, corrections: list[str]) -> PhoneResult:
 
 
 def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    number = parse_plain(text, region)  # the library's answer, sooner, for plain digits
+    if number is not None:
+        return number
     try:
         return phonenumbers.parse(text, region)
     except NumberParseException:
