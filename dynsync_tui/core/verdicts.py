@@ -318,8 +318,13 @@ def finish(verdicts: list[RecordVerdict], settings: VerdictSettings) -> list[Rec
 
 
 def classify(records: Iterable[CrmRecord], prior: Mapping[tuple[str, str], PriorState],
-             settings: VerdictSettings) -> list[RecordVerdict]:
-    """Every record's verdict, in input order."""
+             settings: VerdictSettings, *, processes: int = 1) -> list[RecordVerdict]:
+    """Every record's verdict, in input order. With ``processes`` > 1 the costly part is
+    shared with forked workers when that is worth it and safe (see ``core.parallel``)."""
+    if processes > 1:
+        from dynsync_tui.core.parallel import classify_parallel
+
+        return classify_parallel(records, prior, settings, processes)
     settings = with_state(settings, prior)
     return finish(check_all(records, prior, settings), settings)
 

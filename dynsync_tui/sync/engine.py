@@ -18,6 +18,7 @@ the state (``sync.sms``).
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -43,6 +44,11 @@ SENT = (Verdict.CREATE.value, Verdict.UPDATE.value)
 NO_RETRY = frozenset({"globallysuppressed", "suppressedbydomain", "invalidemail", "invaliddomain",
                       "invalidphonenumber"})
 """Dotdigital failure codes that will not change on a resend of the same data."""
+
+
+# Processes that share the verdicts' costly part on big headless runs (core.parallel: only
+# from 50,000 records, and never while other threads run, as in the TUI or on the sandbox).
+PROCESSES = min(4, os.cpu_count() or 1)
 
 
 def _verdicts_module() -> Any:
@@ -182,7 +188,7 @@ class Engine:
                  config: Config | None = None, *, full: bool = False) -> list[RecordVerdict]:
         vm = _verdicts_module()
         settings = vm.VerdictSettings.from_config(config or self.config, full=full)
-        verdicts = vm.classify(records, prior, settings)
+        verdicts = vm.classify(records, prior, settings, processes=PROCESSES)
         self.held = set() if full else self._hold_refused(verdicts)
         for v in verdicts:  # list membership, when core left it to us
             if v.payload is not None and v.record.lists and "lists" not in v.payload:

@@ -142,7 +142,7 @@ def _hash(rec) -> str:
                                      default=str).encode()).hexdigest()[:16]
 
 
-def fake_classify(records, prior, settings):
+def fake_classify(records, prior, settings, processes=1):
     """Just enough of core.verdicts: both identifiers or skip; same hash → unchanged."""
     out = []
     for r in records:
