@@ -49,8 +49,12 @@ _MAX_INPUT = 250  # parse refuses longer input
 
 @lru_cache(maxsize=512)
 def _region_rules(region: str) -> tuple[object, re.Pattern[str] | None, str] | None:
-    """(metadata, international prefix pattern, own calling code) of a region, or None."""
-    meta = PhoneMetadata.metadata_for_region(region.upper(), None)
+    """(metadata, international prefix pattern, own calling code) of a region, or None.
+    None too for a code parse refuses as a default region: it checks the code as given
+    ("gb" is refused, not read as "GB"), and raises for a number without a "+"."""
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        return None
+    meta = PhoneMetadata.metadata_for_region(region, None)
     if meta is None:
         return None
     idd = re.compile(meta.international_prefix) if meta.international_prefix else None

@@ -95,3 +95,13 @@ def test_without_the_librarys_steps_it_always_gives_up(monkeypatch) -> None:  # 
     monkeypatch.setattr(numparse, "AVAILABLE", False)
     assert parse_plain("07411 222333", "GB") is None
     assert parse_plain("07411 222333", "GB") is None
+
+
+@pytest.mark.parametrize("region", ["gb", "Gb", "us", "it", "ar", "br", "mx", "xk", "001", "ZZ", "UK", ""])
+def test_a_region_code_parse_refuses_is_refused_here_too(region: str) -> None:
+    # parse checks the default region as given ("gb" is not "GB") and raises for a number
+    # without a "+"; the shortcut must not read it upper-cased and answer.
+    for text in ("24762889", "07411 222333", "7411222333", "2015550123"):
+        assert parse_plain(text, region) is None
+        assert _library(text, region) is None
+    assert parse_plain("+44 7411 222333", "gb") == _library("+44 7411 222333", "gb")
