@@ -90,7 +90,7 @@ def normalise_email(raw: Any) -> str | None:
             return hit  # type: ignore[return-value]
     elif raw is None:
         return None
-    else:
+    elif not isinstance(raw, str):  # a str subclass (a str enum) is read as the text it holds
         raw = str(raw)
     if len(_emails) >= _EMAIL_CACHE_LIMIT:
         _emails.clear()

@@ -12,6 +12,7 @@ from dynsync_tui.core.records import CrmRecord, PriorState, RecordVerdict
 from dynsync_tui.core.verdicts import (
     VerdictSettings,
     classify,
+    clear_email_cache,
     field_hash,
     normalise_email,
     summarize,
@@ -362,3 +363,15 @@ def test_the_hash_text_is_the_standard_encoders(value) -> None:  # type: ignore[
 
     assert _to_json(value) == json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                                          default=str)
+
+
+def test_normalise_email_reads_a_str_subclass_as_its_text() -> None:
+    # a str enum's str() is "Kind.A", not the address it holds: normalise the text itself
+    import enum
+
+    class Kind(str, enum.Enum):
+        A = " Ann@Example.com "
+
+    clear_email_cache()
+    assert normalise_email(Kind.A) == "ann@example.com"
+    assert normalise_email(Kind.A) == "ann@example.com"  # memoised
