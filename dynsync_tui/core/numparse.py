@@ -63,8 +63,9 @@ def _region_rules(region: str) -> tuple[object, re.Pattern[str] | None, str] | N
 
 def parse_plain(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
     """``phonenumbers.parse(text, region)`` for a plain digits value, else None (the caller
-    then asks the library). ``region`` is ignored for "+…" values, as parse does."""
-    if not AVAILABLE or len(text) > _MAX_INPUT or not _PLAIN.fullmatch(text):
+    then asks the library). ``region`` is ignored for "+…" values, as parse does (except
+    "001", which makes parse drop the non-geographic rules: left to the library)."""
+    if not AVAILABLE or len(text) > _MAX_INPUT or region == "001" or not _PLAIN.fullmatch(text):
         return None
     digits = text.replace(" ", "")
     if len(digits.lstrip("+")) <= _MIN_LENGTH_FOR_NSN:  # parse's own rules for two digits differ

@@ -101,7 +101,10 @@ def _recv(conn: Connection) -> Any:
 def warm(records: list[CrmRecord], settings: VerdictSettings, processes: int) -> None:
     """Memoise every distinct mobile and email of ``records``, shared out over ``processes``."""
     global _SHARED
-    mobiles, emails = distinct_values(records, settings)
+    try:
+        mobiles, emails = distinct_values(records, settings)
+    except TypeError:  # an unhashable value (not from Dataverse): classify works it all out
+        return
     phone.make_room(len(mobiles))
     make_email_room(len(emails))
     paired = settings.use_record_country

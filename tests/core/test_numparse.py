@@ -85,6 +85,7 @@ def test_any_plain_value(text: str, region: str | None) -> None:
     ("+0 7411 222333", None),
     ("+1", None),
     ("1 0", "AC"),  # two digits: parse has rules of its own
+    ("+800 1234 5678", "001"),  # parse reads no non-geographic rules then
     ("0٧٤١١ 222333", "GB"),  # a non-ASCII digit
 ])
 def test_gives_up_where_the_library_must_decide(text: str, region: str | None) -> None:

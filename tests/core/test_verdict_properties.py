@@ -138,3 +138,11 @@ def test_a_failing_worker_is_one_clear_error(monkeypatch) -> None:  # type: igno
     with pytest.raises(RuntimeError) as caught:
         classify_parallel(records, {}, VerdictSettings(), 2, min_records=0)
     assert str(caught.value) == "verdict worker 1 failed: ValueError: bad record"
+
+
+def test_unhashable_values_are_left_to_the_ordinary_passes() -> None:
+    records = _mixed_records(300)
+    records[5] = CrmRecord("contact", "odd", ["ann@example.com"], ["07411", "222333"])  # type: ignore[arg-type]
+    phone.clear_cache()
+    assert _same(classify_parallel(records, {}, VerdictSettings(), 2, min_records=0),
+                 classify(records, {}, VerdictSettings()))
