@@ -20,10 +20,29 @@ class ExportError(ValueError):
     """The export file could not be written (one line naming the file)."""
 
 
-def csv_row(v: RecordVerdict) -> tuple[str, ...]:
+_NUMBER_CHARS = frozenset("0123456789 ()-./")
+
+
+def cell(value: str) -> str:
+    """A CRM value as a spreadsheet will show it, never run it: a value that would start a
+    formula (``=``, ``@``, a tab or carriage return, or ``+``/``-`` followed by anything but a
+    number written the way phone numbers are) gets a leading apostrophe, which Excel and
+    LibreOffice read as "this is text". ``+44 7411 222333`` stays as it is."""
+    if value and (value[0] in "=@\t\r" or (value[0] in "+-" and not _NUMBER_CHARS.issuperset(value[1:]))):
+        return "'" + value
+    return value
+
+
+def row_values(v: RecordVerdict) -> tuple[str, ...]:
+    """The ``CSV_HEADER`` columns of one record, as they are."""
     r = v.record
     return (r.entity, r.id, v.email or "", r.mobile or "", v.e164 or "", v.verdict, v.reason or "",
             v.correction)
+
+
+def csv_row(v: RecordVerdict) -> tuple[str, ...]:
+    """The same columns, safe to open in a spreadsheet."""
+    return tuple(map(cell, row_values(v)))
 
 
 def check_path(path: str | os.PathLike[str]) -> Path:

@@ -91,10 +91,10 @@ def describe(code: str) -> str:
 
 def write_json(path: Path, index: PreviewIndex, rows: Sequence[int]) -> None:
     """Counts, flags and the records shown (the CSV columns), written atomically."""
-    from dynsync_tui.core.export import CSV_HEADER, csv_row
+    from dynsync_tui.core.export import CSV_HEADER, row_values
 
     data = {"total": index.total, "counts": dict(index.counts()), "flags": index.flags(),
-            "records": [dict(zip(CSV_HEADER, csv_row(index.verdicts[i]), strict=True)) for i in rows]}
+            "records": [dict(zip(CSV_HEADER, row_values(index.verdicts[i]), strict=True)) for i in rows]}
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, path)
