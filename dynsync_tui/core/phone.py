@@ -103,8 +103,7 @@ def normalise_mobile(
         return _NO_MOBILE
     if not isinstance(raw, str):
         raw = str(raw)
-    key = ((raw, default_country, resolve_country(record_country))
-           if default_country is not None and record_country else (raw, default_country, None))
+    key = _memo_key(raw, default_country, record_country)
     hit = _cache.get(key)
     if hit is None:
         if len(_cache) >= _CACHE_LIMIT:
@@ -113,12 +112,11 @@ def normalise_mobile(
     return hit
 
 
-def make_room(n: int) -> bool:
-    """Make sure ``n`` more values can be memoised without the cache emptying itself midway
-    (it is emptied now if need be). False when ``n`` is more than the cache ever holds."""
+def make_room(n: int) -> None:
+    """Make sure ``n`` more values (at most the cache's size) can be memoised without the
+    cache emptying itself midway: it is emptied now if need be."""
     if len(_cache) + n > _CACHE_LIMIT:
         _cache.clear()
-    return n <= _CACHE_LIMIT
 
 
 def remember(values: Iterable[tuple[str, str | None]], default_country: str | None,
