@@ -6,6 +6,17 @@ snapshot (never secrets), counts, phonenumbers version, request counts; per run 
 the verdict. A journal of import batches makes a killed run resumable: a batch is written
 ``pending`` before its PUT, ``sent`` with its import id right after, ``done`` once its
 results are applied to the records (in the same transaction).
+
+Per environment, ``synced_emails``: every email a sync created or updated a Dotdigital contact
+with, and that contact's id when known. A record's row holds only its latest email, but the
+contact it left behind keeps the old one (Dotdigital matches by email), so the verdicts read
+this set (``synced_emails``). A contact holds one email: when an accepted outcome puts an
+email on a known contact id, the other emails of that contact are dropped (an email change
+matched by ``contactId`` frees the old address).
+
+Per-record rows of a run (``run_records``) are kept for the last ``KEEP_RUN_RECORDS`` runs of
+each environment; finishing a run drops older runs' rows and marks those runs
+``records_pruned``. The runs themselves (the summary rows) stay.
 """
 
 from __future__ import annotations
@@ -22,44 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from dynsync_tui.core.records import PriorState
+from dynsync_tui.sync.state_schema import SCHEMA_VERSION, upgrade, version
 
-SCHEMA_VERSION = 1
 SECRET_WORDS = ("secret", "password", "token", "credential")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS records (
-    env_key TEXT NOT NULL, entity TEXT NOT NULL, id TEXT NOT NULL,
-    contact_id INTEGER, email TEXT, mobile TEXT, field_hash TEXT,
-    outcome TEXT, reason TEXT, failure_codes TEXT, failed_hash TEXT,
-    sms_opted_out INTEGER NOT NULL DEFAULT 0,
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (env_key, entity, id)
-);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, env_key TEXT NOT NULL,
-    started TEXT NOT NULL, finished TEXT, status TEXT NOT NULL,
-    settings TEXT NOT NULL DEFAULT '{}', counts TEXT NOT NULL DEFAULT '{}',
-    phonenumbers TEXT NOT NULL DEFAULT '', dataverse_requests INTEGER NOT NULL DEFAULT 0,
-    dotdigital_calls INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS run_records (
-    run_id INTEGER NOT NULL, entity TEXT NOT NULL, id TEXT NOT NULL,
-    verdict TEXT NOT NULL, reason TEXT, failure_codes TEXT,
-    PRIMARY KEY (run_id, entity, id)
-);
-CREATE TABLE IF NOT EXISTS batches (
-    run_id INTEGER NOT NULL, batch_no INTEGER NOT NULL, keys TEXT NOT NULL,
-    payload_hash TEXT NOT NULL, import_id TEXT, status TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (run_id, batch_no)
-);
-CREATE INDEX IF NOT EXISTS batches_status ON batches (status);
-CREATE TABLE IF NOT EXISTS cursors (
-    env_key TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, updated_at TEXT NOT NULL,
-    PRIMARY KEY (env_key, name)
-);
-"""
+KEEP_RUN_RECORDS = 20
+"""Runs per environment whose per-record rows are kept (older runs keep their summary row)."""
 
 
 class StateError(RuntimeError):
@@ -105,6 +83,7 @@ class RunRow:
     phonenumbers: str
     dataverse_requests: int
     dotdigital_calls: int
+    records_pruned: bool = False  # its per-record rows were dropped (older than KEEP_RUN_RECORDS runs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +128,7 @@ class StateStore:
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"{p}: cannot open the state file ({exc})") from None
         try:
-            found = self._version(db)
+            found = version(db)
             if found is not None and found > SCHEMA_VERSION:
                 db.close()
                 raise StateError(
@@ -159,29 +138,20 @@ class StateStore:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=5000")
-            db.executescript(_SCHEMA)
-            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                       (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
             db.close()
             raise StateError(f"{p}: not a dynsync state file ({exc})") from None
+        try:
+            upgrade(db)  # a new file, or an older one migrated forward (state_schema)
+        except sqlite3.Error as exc:
+            db.close()
+            raise StateError(f"{p}: cannot bring the state file from schema {found or 0} to "
+                             f"{SCHEMA_VERSION} ({exc}); it is left as it was") from None
         for suffix in ("-wal", "-shm"):
             side = Path(str(p) + suffix)
             if side.exists():
                 os.chmod(side, 0o600)
         return db
-
-    @staticmethod
-    def _version(db: sqlite3.Connection) -> int | None:
-        has_meta = db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
-        if not has_meta:
-            return None
-        row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        try:
-            return int(row[0]) if row else None
-        except ValueError:
-            return None
 
     def close(self) -> None:
         with self._lock:
@@ -195,7 +165,7 @@ class StateStore:
 
     @property
     def schema_version(self) -> int:
-        return self._version(self._db) or SCHEMA_VERSION
+        return version(self._db) or SCHEMA_VERSION
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -288,6 +258,29 @@ class StateStore:
         db.executemany(
             "INSERT OR REPLACE INTO run_records (run_id, entity, id, verdict, reason, failure_codes) "
             "VALUES (?,?,?,?,?,?)", run_rows)
+        self._note_synced_emails(db, env_key, [a for a in accepted if a[4]], stamp)
+
+    @staticmethod
+    def _note_synced_emails(db: sqlite3.Connection, env_key: str, accepted: list[tuple[Any, ...]],
+                            stamp: str) -> None:
+        """Remember the emails Dotdigital now holds (``accepted`` rows as written to records)."""
+        pairs = [(a[4].lower(), a[3]) for a in accepted]
+        db.executemany(  # the contact moved to another email: it no longer holds its old one
+            "DELETE FROM synced_emails WHERE env_key=? AND contact_id=? AND email<>?",
+            [(env_key, cid, email) for email, cid in pairs if cid is not None])
+        db.executemany(
+            "INSERT INTO synced_emails (env_key, email, contact_id, updated_at) VALUES (?,?,?,?) "
+            "ON CONFLICT (env_key, email) DO UPDATE SET "
+            "contact_id=COALESCE(excluded.contact_id, synced_emails.contact_id), "
+            "updated_at=excluded.updated_at", [(env_key, email, cid, stamp) for email, cid in pairs])
+
+    def synced_emails(self, env_key: str) -> dict[str, int | None]:
+        """Email → Dotdigital contact id (None when unknown) of every contact a sync of
+        ``env_key`` created or updated, with the email it holds as far as the syncs know."""
+        with self._lock:
+            rows = self._db.execute("SELECT email, contact_id FROM synced_emails WHERE env_key=?",
+                                    (env_key,)).fetchall()
+        return {r[0]: r[1] for r in rows}
 
     def record_outcomes(self, env_key: str, run_id: int | None, outcomes: Iterable[Outcome],
                         *, update_records: bool = True) -> None:
@@ -342,15 +335,27 @@ class StateStore:
 
     def finish_run(self, run_id: int, status: str, counts: dict[str, Any], *,
                    dataverse_requests: int = 0, dotdigital_calls: int = 0) -> None:
+        """Close the run and, in the same transaction, prune run_records (``_prune``)."""
         with self._tx() as db:
             db.execute(
                 "UPDATE runs SET finished=?, status=?, counts=?, dataverse_requests=?, "
                 "dotdigital_calls=? WHERE id=?",
                 (now_iso(), status, json.dumps(counts), dataverse_requests, dotdigital_calls, run_id))
+            self._prune(db, run_id)
+
+    @staticmethod
+    def _prune(db: sqlite3.Connection, run_id: int) -> None:
+        """Drop the per-record rows of the runs of ``run_id``'s environment older than its last
+        KEEP_RUN_RECORDS runs, and mark those runs ``records_pruned`` (their summary stays)."""
+        old = [r[0] for r in db.execute(
+            "SELECT id FROM runs WHERE env_key=(SELECT env_key FROM runs WHERE id=?) "
+            "AND records_pruned=0 ORDER BY id DESC LIMIT -1 OFFSET ?", (run_id, KEEP_RUN_RECORDS))]
+        db.executemany("DELETE FROM run_records WHERE run_id=?", [(i,) for i in old])
+        db.executemany("UPDATE runs SET records_pruned=1 WHERE id=?", [(i,) for i in old])
 
     def runs(self, env_key: str | None = None) -> list[RunRow]:
         sql = ("SELECT id, env_key, started, finished, status, settings, counts, phonenumbers, "
-               "dataverse_requests, dotdigital_calls FROM runs")
+               "dataverse_requests, dotdigital_calls, records_pruned FROM runs")
         args: tuple[Any, ...] = ()
         if env_key is not None:
             sql += " WHERE env_key=?"
@@ -358,9 +363,11 @@ class StateStore:
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY id DESC", args).fetchall()
         return [RunRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]),
-                       r[7], r[8], r[9]) for r in rows]
+                       r[7], r[8], r[9], bool(r[10])) for r in rows]
 
     def run_records(self, run_id: int) -> list[dict[str, Any]]:
+        """The run's per-record outcomes; empty for a run whose rows were pruned (see
+        ``RunRow.records_pruned``)."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT entity, id, verdict, reason, failure_codes FROM run_records "
