@@ -5,7 +5,9 @@ Three passes, all pure (payloads are built only for records that will be sent):
 2. across records (``resolve_conflicts``): one winner per email, then one per mobile — most
    recently modified, ties Contact > Lead > Account, then the lowest id;
 3. per winner (``apply_state``): the state rules against the last sync (email change policy,
-   mobile change, SMS opt-out, unchanged hash) and the exact v3 import item.
+   mobile change, SMS opt-out, unchanged hash) and the exact v3 import item. Matched by email,
+   a record is an update when its email is one a sync left on a Dotdigital contact
+   (``synced_emails``: any record's, including an address this record had before), else a create.
 ``summarize`` gives counts (a partition), flags and samples for the preview and JSON output.
 
 Emails: trimmed (Unicode spaces and invisible characters too) and lower-cased. A blank value is
@@ -47,10 +49,13 @@ class VerdictSettings:
     list_map: dict[str, int] = field(default_factory=dict)  # Dynamics list id → Dotdigital list id
     clear_when_empty: frozenset[str] = frozenset()  # data labels an empty CRM value clears
     full: bool = False  # resend everything: nothing is "unchanged"
-    synced_emails: frozenset[str] = frozenset()  # emails of contacts the last syncs made (see with_state)
+    # emails Dotdigital holds as contacts, as the syncs left them (the state's synced_emails;
+    # when empty, with_state takes the emails the records last sent)
+    synced_emails: frozenset[str] = frozenset()
 
     @classmethod
-    def from_config(cls, cfg: Any, *, full: bool = False) -> VerdictSettings:
+    def from_config(cls, cfg: Any, *, full: bool = False,
+                    synced_emails: Iterable[str] = ()) -> VerdictSettings:
         return cls(
             default_country=cfg.validation.default_country,
             use_record_country=bool(cfg.validation.record_country_field),
@@ -61,12 +66,16 @@ class VerdictSettings:
                       if s.dotdigital_list_id is not None},
             clear_when_empty=frozenset(m.label for m in cfg.mappings if m.clear_when_empty),
             full=full,
+            synced_emails=frozenset(synced_emails),
         )
 
 
 def with_state(settings: VerdictSettings, prior: Mapping[tuple[str, str], PriorState]) -> VerdictSettings:
     """The settings plus the emails the state knows as Dotdigital contacts: a record sent with
-    one of them updates that contact (Dotdigital matches by email), whoever synced it."""
+    one of them updates that contact (Dotdigital matches by email), whoever synced it. Settings
+    that already have ``synced_emails`` (the state's full record of them, which also knows the
+    addresses records moved away from) are kept as they are; otherwise the emails the records
+    last sent stand in."""
     if settings.synced_emails or not prior:
         return settings
     return dataclasses.replace(settings, synced_emails=frozenset(p.email for p in prior.values() if p.email))
@@ -205,8 +214,10 @@ def apply_state(v: RecordVerdict, s: VerdictSettings) -> None:
     assert email is not None and e164 is not None
     existing = prior is not None and (prior.contact_id is not None or bool(prior.email))
     flags: list[str] = []
-    taken = email in s.synced_emails and (prior is None or prior.email != email)
-    match, contact_id, verdict = "email", None, UPDATE if existing or taken else CREATE
+    # Matched by email, Dotdigital updates the contact that holds the email, else creates one.
+    known = email in s.synced_emails
+    taken = known and (prior is None or prior.email != email)  # held by another contact
+    match, contact_id, verdict = "email", None, UPDATE if known else CREATE
     send_mobile, mobile_pending = True, False
     if existing:
         assert prior is not None
@@ -220,10 +231,9 @@ def apply_state(v: RecordVerdict, s: VerdictSettings) -> None:
                 v.verdict, v.reason = SKIP, R.EMAIL_CHANGE_HELD.value
                 return
             if s.on_email_change == "update" and prior.contact_id is not None and not taken:
-                match, contact_id = "contactId", prior.contact_id
+                match, contact_id, verdict = "contactId", prior.contact_id, UPDATE
             else:  # another contact: the old one keeps its mobile, so never resend that one
-                if not taken:  # a new one, not the contact another record synced with this email
-                    verdict = CREATE
+                if not known:  # a new contact (a known email, even one this record had before, is not)
                     flags.insert(0, R.EMAIL_CHANGED.value)
                 send_mobile = send_mobile and not same_mobile
         if prior.sms_opted_out:

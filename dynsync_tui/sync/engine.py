@@ -187,7 +187,9 @@ class Engine:
     def classify(self, records: list[CrmRecord], prior: dict[tuple[str, str], PriorState],
                  config: Config | None = None, *, full: bool = False) -> list[RecordVerdict]:
         vm = _verdicts_module()
-        settings = vm.VerdictSettings.from_config(config or self.config, full=full)
+        # every email a sync left on a Dotdigital contact, not only the ones records hold now
+        synced = self.services.state.synced_emails(self.services.env_key)
+        settings = vm.VerdictSettings.from_config(config or self.config, full=full, synced_emails=synced)
         verdicts = vm.classify(records, prior, settings, processes=PROCESSES)
         self.held = set() if full else self._hold_refused(verdicts)
         for v in verdicts:  # list membership, when core left it to us

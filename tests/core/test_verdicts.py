@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -206,6 +208,33 @@ def test_an_email_another_record_already_synced_is_an_update_not_a_create() -> N
     assert got.payload["identifiers"] == {"email": "bob@example.com"}
 
 
+def test_an_earlier_email_of_the_record_that_a_contact_still_holds_is_an_update() -> None:
+    """A → B → A: the state's synced emails still know A (its contact was left behind), so
+    going back to A updates that contact rather than creating a flagged duplicate."""
+    ann = one(rec())
+    on_b = synced(one(rec(email="ann.b@example.com")), contact_id=8)  # the contact made for B
+    back = rec()  # ann@example.com again
+    known = VerdictSettings(synced_emails=frozenset({"ann@example.com", "ann.b@example.com"}))
+    v = classify([back], {("contact", "c1"): on_b}, known)[0]
+    assert (v.verdict, v.flags, v.match) == ("update", (), "email")
+    assert v.payload["identifiers"] == {"email": "ann@example.com"}  # A's contact kept the mobile
+    assert v.field_hash == ann.field_hash
+    # "update" cannot move B's contact onto A while A's contact holds it: matched by email
+    v = classify([back], {("contact", "c1"): on_b}, dataclasses.replace(known, on_email_change="update"))[0]
+    assert (v.verdict, v.match, v.contact_id) == ("update", "email", None)
+    v = classify([back], {("contact", "c1"): on_b}, dataclasses.replace(known, on_email_change="skip"))[0]
+    assert (v.verdict, v.reason) == ("skip", "email_change_held")
+
+
+def test_an_email_no_contact_holds_any_more_is_a_create() -> None:
+    """The state knows the contact this record last synced moved to another address (an email
+    change matched by contact id): matched by email, Dotdigital creates a contact."""
+    first = one(rec())
+    v = classify([rec()], {("contact", "c1"): synced(first, contact_id=8, outcome="skip", reason="duplicate_email")},
+                 VerdictSettings(synced_emails=frozenset({"someone.else@example.com"})))[0]
+    assert (v.verdict, v.flags) == ("create", ())
+
+
 def test_mobile_change_is_not_sent_unless_asked() -> None:
     first = one(rec())
     v = one(rec(mobile=GB2), synced(first))
@@ -323,6 +352,8 @@ def test_settings_from_config() -> None:
             s.consent_mode, s.list_map, s.clear_when_empty, s.full) == (
         None, True, "update", True, "lists", {"L1": 70011}, frozenset({"LASTNAME"}), False)
     assert VerdictSettings.from_config(Config(), full=True).default_country == "GB"
+    synced = VerdictSettings.from_config(Config(), synced_emails={"a@example.com": 7}).synced_emails
+    assert synced == frozenset({"a@example.com"})
 
 
 def test_summary_partitions_and_samples() -> None:

@@ -170,7 +170,7 @@ def fake_classify(records, prior, settings, processes=1):
 def fake_verdicts_module():
     class Settings:
         @staticmethod
-        def from_config(cfg, full=False):
+        def from_config(cfg, full=False, synced_emails=()):
             return full
 
     def summarize(verdicts):
