@@ -44,10 +44,10 @@ class DynsyncApp(App[None]):
     COMMANDS = App.COMMANDS | {DynsyncCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit dynsync"),
-        Binding("question_mark", "help", "Help", id="app.help", tooltip="Keys and steps"),
+        Binding("question_mark", "help", "Help", show=False, id="app.help", tooltip="Keys and steps"),
         Binding("ctrl+t", "toggle_theme", "Theme", show=False, id="app.theme", tooltip="Light / dark theme"),
         Binding("ctrl+s", "save_config", "Save", show=False, id="app.save", tooltip="Save the config file"),
-        Binding("ctrl+n", "next", "Next", id="app.next", tooltip="Next step"),
+        Binding("ctrl+n", "next", "Next", show=False, id="app.next", tooltip="Next step"),
         Binding("ctrl+b", "back", "Back", show=False, id="app.back", tooltip="Previous step (the Back button)"),
         *_step_bindings(),
     ]

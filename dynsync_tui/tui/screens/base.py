@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Static
@@ -45,6 +45,14 @@ class WizardScreen(Screen[None]):
     """Subclasses set STEP and implement ``compose_body``."""
 
     STEP: ClassVar[str] = ""
+    # Declared here, before every step's own keys, so the footer lists them first: "^n Next" must
+    # stay in view at 80 columns, where the footer drops the keys that do not fit at its right end.
+    # The app keeps the same bindings (hidden) for its modals; the ids are shared, so a keymap
+    # remaps both.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+n", "app.next", "Next", id="app.next", tooltip="Next step (saves the config)"),
+        Binding("question_mark", "app.help", "Help", id="app.help", tooltip="Keys and steps"),
+    ]
     PALETTE: ClassVar[list[tuple[str, str, str]]] = []  # (title, help, action) for the palette
 
     @property

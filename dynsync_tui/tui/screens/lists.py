@@ -77,7 +77,7 @@ class ListsScreen(WizardScreen):
     AUTO_FOCUS = "#mode"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle", "Pick", id="lists.toggle", tooltip="Pick or unpick the list"),
-        Binding("m", "map", "Map to Dotdigital list", id="lists.map",
+        Binding("m", "map", "Map list", id="lists.map",
                 tooltip="Choose the Dotdigital list (address book) the picked list syncs to"),
         Binding("r", "reload", "Reload", id="lists.reload", tooltip="Read the lists again"),
     ]
