@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
+from dynsync_tui.sync.state import KEEP_RUN_RECORDS
 from dynsync_tui.tui.messages import RunRecordsLoaded, RunsLoaded, get
 from dynsync_tui.tui.screens.base import WizardScreen
 from dynsync_tui.tui.widgets.row_table import RowTable
@@ -68,6 +69,12 @@ def with_people(records: list[Any], people: dict[tuple[str, str], tuple[str, str
         d["email"] = d.get("email") or email
         out.append(d)
     return out
+
+
+def pruned_text(run_id: Any) -> str:
+    """What the records pane says for a run whose per-record rows the state no longer keeps."""
+    return (f"Run {run_id}: its per-record outcomes are no longer kept (the state keeps them for "
+            f"the last {KEEP_RUN_RECORDS} runs); the run's counts above still stand.")
 
 
 def record_row(rec: Any) -> list[Text]:
@@ -159,6 +166,10 @@ class RunsScreen(WizardScreen):
         """Failed records first, then skips, then the rest; at most SHOWN rows (a DataTable)."""
         table = self.query_one("#records", DataTable)
         table.clear()
+        run = next((r for r in self.runs if get(r, "id", get(r, "run_id")) == message.run_id), None)
+        if not message.records and get(run, "records_pruned"):
+            self.set_status(pruned_text(message.run_id))
+            return
         order = {"failed": 0, "skip": 1}
         ranked = sorted(message.records, key=lambda r: order.get(get(r, "verdict", get(r, "outcome")), 2))
         for rec in ranked[:SHOWN]:
