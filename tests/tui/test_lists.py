@@ -35,7 +35,8 @@ async def test_lists_are_not_pickable_until_the_column_is_chosen(tui_app) -> Non
         await open_lists(app, pilot)
         assert app.config.dynamics.activation_column == ""
         assert "Choose the 'Activated for Email' column" in text_of(app, "#empty")
-        assert cells(app, 0)[0] == " - " and "Activated for Email" in cells(app, 0)[6]
+        assert cells(app, 0)[0] == " - " and cells(app, 0)[6] == "Not known"
+        assert "choose the 'Activated for Email' column" in text_of(app, "#why")
         await pilot.press("space")
         await settle(app, pilot)
         assert app.config.consent.lists == [] and "Activated for Email" in text_of(app, "#status")
@@ -89,8 +90,10 @@ async def test_a_list_of_an_entity_without_mappings_cannot_be_picked(tui_app) ->
         await open_lists(app, pilot)
         table = app.screen.query_one("#lists", DataTable)
         row = table.get_row_index("list-9")
-        assert "which have no mappings" in cells(app, row)[-1]
+        assert cells(app, row)[-1] == "Not mapped"
         table.move_cursor(row=row)
+        await pilot.pause()
+        assert "which have no mappings" in text_of(app, "#why")
         await pilot.press("space")
         await settle(app, pilot)
         assert "which have no mappings" in text_of(app, "#status")

@@ -22,8 +22,12 @@ from dynsync_tui.tui.widgets.toggles import PlainRadio
 MODES = (("none", "All active records of the mapped entities"), ("lists", "Members of marketing lists"),
          ("field", "Records with a consent field set"))
 COLUMNS = ("Pick", "Name", "Kind", "Count", "Email on", "Dotdigital list", "Why not")
-WIDE = 90  # below this many terminal columns, names are cut shorter so "Dotdigital list" stays in view
+WIDE = 90  # below this many terminal columns, names are cut shorter so "Dotdigital list" stays in view,
+# and the 'Why not' column (no room left for it) gives way to the sentence under the table
 NO_COLUMN = "Not known: choose the 'Activated for Email' column above."
+LABEL = 16  # the longest 'Why not' label in the table: the column stays whole at 100 columns
+SHORT_HEADS = {"Not activated for email": "Email off",  # the connector's sentences, by their head
+               "Its members are neither contacts, accounts nor leads": "Other members"}
 NEW = "__new__"
 LOGICAL = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -45,8 +49,15 @@ def why_not(ml: Any, mapped: Any = None) -> str:
         return NO_COLUMN
     member = get(ml, "member_type")
     if mapped is not None and member and member not in mapped:
-        return f"Its members are {member}s, which have no mappings (add them on F3 Mappings)."
+        return f"Not mapped: its members are {member}s, which have no mappings (add them on F3 Mappings)."
     return ""
+
+
+def why_label(why: str) -> str:
+    """The table's short 'Why not': the sentence's head ("Static list", "Not known"); the whole
+    sentence of the highlighted list shows, wrapped, under the table."""
+    head = why.split(":", 1)[0].rstrip(".")
+    return short(SHORT_HEADS.get(head, head), LABEL)
 
 
 def members_text(ml: Any) -> str:
@@ -68,8 +79,12 @@ def list_row(ml: Any, sel: ListSelection | None, wide: bool = True, mapped: Any 
     kind = f"{'dyn.' if get(ml, 'dynamic') else 'static'} {get(ml, 'member_type', '') or '?'}"
     cells = ["[x]" if picked else ("[ ]" if eligible else " - "), short(str(get(ml, "name", "")), 28 if wide else 18),
              kind, members_text(ml), "?" if activated is None else ("yes" if activated else "no"),
-             short(target_text(sel), 24 if wide else 18), why_not(ml, mapped)]
-    return [Text(c, style=style) for c in cells]
+             short(target_text(sel), 24 if wide else 18), why_label(why_not(ml, mapped))]
+    return [Text(c, style=style) for c in cells[: len(columns(wide))]]
+
+
+def columns(wide: bool) -> tuple[str, ...]:
+    return COLUMNS if wide else COLUMNS[:-1]
 
 
 class ListsScreen(WizardScreen):
@@ -108,6 +123,7 @@ class ListsScreen(WizardScreen):
                          prompt="choose the list column (esc_…)", compact=True,
                          tooltip="The Boolean list column the Dotdigital solution uses for 'Activated for Email'")
         yield RowTable(*COLUMNS, id="lists")
+        yield Static("", id="why")
         yield Static("", id="empty", classes="hint")
         yield Input(consent.field, placeholder="Boolean CRM column, e.g. dd_smsconsent", id="consent-field",
                     compact=True)
@@ -201,10 +217,13 @@ class ListsScreen(WizardScreen):
             self.refresh_table()
 
     def refresh_table(self) -> None:
-        self._wide = self.size.width >= WIDE
+        wide = self.size.width >= WIDE
         table = self.query_one("#lists", DataTable)
         row = table.cursor_row
-        table.clear()
+        table.clear(columns=wide != self._wide)
+        if wide != self._wide:
+            self._wide = wide
+            table.add_columns(*columns(wide))
         for ml in self.lists:
             table.add_row(*list_row(ml, self._selection(str(get(ml, "id"))), self._wide, self._mapped()), key=str(get(ml, "id")))
         if self.lists:
@@ -249,6 +268,7 @@ class ListsScreen(WizardScreen):
         else:
             empty.update("Every active record of the mapped entities is in scope.")
         self.set_next_enabled(ok)
+        self._show_why()
 
     def action_toggle(self) -> None:
         if self.mode != "lists" or not self.lists:
@@ -292,13 +312,21 @@ class ListsScreen(WizardScreen):
         self.app.push_screen(PickerScreen(f"Dotdigital list for {sel.name}", options), chosen)
 
     @on(DataTable.RowHighlighted, "#lists")
-    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if self.mode == "lists" and 0 <= event.cursor_row < len(self.lists):
-            ml = self.lists[event.cursor_row]
-            if why_not(ml, self._mapped()):
-                self.set_status(f"{get(ml, 'name')}: {why_not(ml, self._mapped())}")
-            else:
-                self.set_status("")
+    def _row_highlighted(self) -> None:
+        self._show_why()
+
+    def _show_why(self) -> None:
+        """The whole 'Why not' sentence of the highlighted list, wrapped under the table."""
+        table = self.query_one("#lists", DataTable)
+        row = table.cursor_row
+        why = ""
+        if self.mode == "lists" and table.display and 0 <= row < len(self.lists):
+            ml = self.lists[row]
+            if reason := why_not(ml, self._mapped()):
+                why = f"Why not ({get(ml, 'name')}): {reason}"
+        widget = self.query_one("#why", Static)
+        widget.update(Text(why))
+        widget.display = bool(why)
 
     @on(DataTable.RowSelected, "#lists")
     def _row_chosen(self) -> None:

@@ -17,6 +17,7 @@ from dynsync_tui.tui.messages import SyncFinished, SyncLog, SyncProgress, get, o
 from dynsync_tui.tui.screens.base import WizardScreen
 from dynsync_tui.tui.widgets.confirm import ConfirmScreen
 from dynsync_tui.tui.widgets.toggles import PlainCheckbox
+from dynsync_tui.tui.widgets.wrap_log import WrapLog
 
 PHASE_TEXT = {"reading": "Reading records from Dynamics", "checking": "Checking records",
               "sending": "Sending imports to Dotdigital", "waiting": "Waiting for Dotdigital imports",
@@ -127,7 +128,7 @@ class SyncScreen(WizardScreen):
         yield Static("", id="throughput", classes="hint")
         yield Static(counters_text({}), id="counters")
         yield Static("", id="notice")
-        yield Log(id="log", max_lines=2000)
+        yield WrapLog(id="log", max_lines=2000)  # long lines wrap: nothing is cut at 80 or 100
         yield Static("", id="summary")
 
     def can_leave(self) -> bool:
