@@ -107,3 +107,29 @@ async def test_preview_reason_sentences_read_whole(tui_app) -> None:
                 bars.highlighted = index  # scrolls it into view
                 await pilot.pause()
                 assert squash(sentence(code)) in widget_text(bars), f"{code} cut at {size}"
+
+
+async def test_field_picker_searches_as_soon_as_you_type(tui_app) -> None:
+    from textual.widgets import Select
+
+    app = tui_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("f3")
+        await settle(app, pilot)
+        await pilot.press("a")
+        await settle(app, pilot, 0.1)
+        field = app.screen.query_one("#field", Select)
+        field.focus()
+        await pilot.pause()
+        await pilot.press("l", "a", "s")  # no enter first
+        await pilot.pause()
+        assert field.expanded, "typing opened the field list"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert field.value == "lastname" and not field.expanded and app.screen.focused is field
+        await pilot.press("tab")  # other keys still work: tab moves on, down opens the list
+        await pilot.pause()
+        assert app.screen.focused is app.screen.query_one("#linked-field")
+        await pilot.press("shift+tab", "down")
+        await pilot.pause()
+        assert field.expanded

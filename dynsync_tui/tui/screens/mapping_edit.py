@@ -24,6 +24,7 @@ from dynsync_tui.core.mappings import (
     check_mapping,
 )
 from dynsync_tui.tui.messages import get
+from dynsync_tui.tui.widgets.search_select import SearchSelect
 
 MOBILE_LOCK_REASON = "Mobile numbers flow one way only, Dynamics → Dotdigital."
 FALLBACK_FIELDS = ("mobilephone", "telephone1", "telephone2", "emailaddress1", "firstname", "lastname",
@@ -94,10 +95,10 @@ class MappingEditScreen(ModalScreen[Mapping | None]):
                              value=f"{m.field}|{m.linked_entity}|{m.linked_nav}" if m.is_linked else Select.NULL,
                              id="link", compact=True)
                 yield Label("Primary CRM field")
-                yield Select(self._field_options(m.entity, m.field), value=m.field or Select.NULL,
+                yield SearchSelect(self._field_options(m.entity, m.field), value=m.field or Select.NULL,
                              prompt="Choose a field (type to search)", id="field", compact=True)
                 yield Label("Linked CRM field")
-                yield Select(self._field_options(m.linked_entity, m.linked_field) if m.is_linked else [],
+                yield SearchSelect(self._field_options(m.linked_entity, m.linked_field) if m.is_linked else [],
                              value=m.linked_field or Select.NULL, prompt="— (choose a link first)", id="linked-field",
                              compact=True)
                 yield Label("Mapping direction")
