@@ -431,4 +431,4 @@ class StateStore:
         return [BatchRow(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5]) for r in rows]
 
 
-__all__ = ["BatchRow", "Outcome", "RunRow", "SCHEMA_VERSION", "StateError", "StateStore", "scrub"]
+__all__ = ["BatchRow", "KEEP_RUN_RECORDS", "Outcome", "RunRow", "SCHEMA_VERSION", "StateError", "StateStore", "scrub"]
