@@ -26,8 +26,8 @@ WIDE = 90  # below this many terminal columns, names are cut shorter so "Dotdigi
 # and the 'Why not' column (no room left for it) gives way to the sentence under the table
 NO_COLUMN = "Not known: choose the 'Activated for Email' column above."
 LABEL = 16  # the longest 'Why not' label in the table: the column stays whole at 100 columns
-SHORT_HEADS = {"Not activated for email": "Email off",  # the connector's sentences, by their head
-               "Its members are neither contacts, accounts nor leads": "Other members"}
+SHORT_HEADS = {"not activated for email": "Email off",  # the connector's sentences, by their head
+               "its members are neither contacts, accounts nor leads": "Other members"}
 NEW = "__new__"
 LOGICAL = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -57,7 +57,7 @@ def why_label(why: str) -> str:
     """The table's short 'Why not': the sentence's head ("Static list", "Not known"); the whole
     sentence of the highlighted list shows, wrapped, under the table."""
     head = why.split(":", 1)[0].rstrip(".")
-    return short(SHORT_HEADS.get(head, head), LABEL)
+    return short(SHORT_HEADS.get(head.lower(), head), LABEL)
 
 
 def members_text(ml: Any) -> str:
