@@ -16,6 +16,13 @@ async def settle(app: Any, pilot: Any, delay: float = 0.0) -> None:
     await pilot.pause()
 
 
+async def run_syncs(app: Any, pilot: Any, n: int) -> None:
+    """From the Sync step: ``n`` syncs one after the other, each past its confirmation."""
+    for _ in range(n):
+        app.screen.run_sync(False)
+        await settle(app, pilot, 0.1)
+
+
 def text_of(app: Any, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).render())
 

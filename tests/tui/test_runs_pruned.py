@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.widgets import DataTable
 
 from dynsync_tui.sync.state import KEEP_RUN_RECORDS
-from tests.tui.flows import settle, text_of
+from tests.tui.flows import run_syncs, settle, text_of
 
 
 async def test_a_pruned_run_says_its_records_are_no_longer_kept(tui_app) -> None:
@@ -13,9 +13,7 @@ async def test_a_pruned_run_says_its_records_are_no_longer_kept(tui_app) -> None
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f6")
         await settle(app, pilot)
-        for _ in range(2):
-            app.screen.run_sync(False)
-            await settle(app, pilot, 0.1)
+        await run_syncs(app, pilot, 2)
         state = app.services().state
         state.runs_list[0].records_pruned = True  # run 1, as the state leaves an old run
         state.records[1] = []

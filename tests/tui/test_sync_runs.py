@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.widgets import DataTable, Log
 
 from dynsync_tui.tui.screens.sync import rate_text
-from tests.tui.flows import settle, text_of
+from tests.tui.flows import run_syncs, settle, text_of
 
 
 def test_rate_is_records_checked_over_wall_time() -> None:
@@ -17,9 +17,7 @@ async def test_each_run_starts_a_fresh_log_at_its_newest_line(tui_app) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f6")
         await settle(app, pilot)
-        for _ in range(2):
-            app.screen.run_sync(False)
-            await settle(app, pilot, 0.1)
+        await run_syncs(app, pilot, 2)
         log = app.screen.query_one("#log", Log)
         assert sum(1 for line in log.lines if line.startswith("Sync started")) == 1
         assert log.scroll_y == log.max_scroll_y and log.max_scroll_y > 0
@@ -34,9 +32,7 @@ async def test_runs_show_names_and_emails_and_several_rows_at_80x24(tui_app) -> 
         await settle(app, pilot)
         await pilot.press("f6")
         await settle(app, pilot)
-        for _ in range(4):
-            app.screen.run_sync(False)
-            await settle(app, pilot, 0.1)
+        await run_syncs(app, pilot, 4)
         await pilot.press("f7")
         await settle(app, pilot)
         runs = app.screen.query_one("#runs", DataTable)
