@@ -142,7 +142,11 @@ class MappingEditScreen(ModalScreen[Mapping | None]):
     @on(Select.Changed, "#entity")
     def _entity_changed(self, event: Select.Changed) -> None:
         entity = str(event.value)
-        self.query_one("#link", Select).set_options(self._link_options(entity))
+        link = self.query_one("#link", Select)
+        keep, options = link.value, self._link_options(entity)
+        link.set_options(options)  # (Select posts Changed on mount too: the link must survive it)
+        if keep is not Select.NULL and keep in {v for _, v in options}:
+            link.value = keep
         self._sync_link()
 
     @on(Select.Changed, "#link")
