@@ -41,6 +41,10 @@ def _check_mapping(m: Mapping, where: str, dataverse: Any, cache: dict[str, dict
             raise PreflightError(f"{where}: {m.linked_entity} has no readable field {m.linked_field!r}; "
                                  f"pick an existing {m.linked_entity} column")
         attr, name = linked, f"{m.linked_entity}.{m.linked_field}"
+    elif attr.type in LOOKUP_TYPES and not (m.is_mobile or m.is_email):
+        raise PreflightError(f"{where}: {m.entity}.{m.field} is a lookup ({attr.type}): its value is a "
+                             "link, not text; choose a Linked CRM field on the record it points to "
+                             "(linked_entity/linked_field)")
     else:
         name = f"{m.entity}.{m.field}"
     if (m.is_mobile or m.is_email) and not attr.is_text_like:

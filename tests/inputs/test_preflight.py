@@ -65,6 +65,8 @@ CASES = [
      ["contact.parentcustomerid is a Customer field", "text field"]),
     ("missing_linked_field", company_from("parentcustomerid", "nickname"), [],
      ["mappings #3 (COMPANY", "account has no readable field 'nickname'"]),
+    ("lookup_without_link", EMAIL + MOBILE + "[[mappings]]\nlabel='COMPANY'\nentity='contact'\nfield='parentcustomerid'\n",
+     [], ["mappings #3 (COMPANY", "contact.parentcustomerid is a lookup (Customer)", "choose a Linked CRM field"]),
     ("linked_from_non_lookup", company_from("firstname", "name"), [],
      ["contact.firstname is a String field, not a lookup"]),
     ("missing_country_field", "[validation]\nrecord_country_field = 'address9_country'\n", [],
