@@ -20,7 +20,7 @@ class ExportError(ValueError):
     """The export file could not be written (one line naming the file)."""
 
 
-_NUMBER_CHARS = frozenset("0123456789 ()-./")
+_NUMBER_CHARS = frozenset("0123456789 ()+-./→")  # a number or a correction of one: no letters
 
 
 def cell(value: str) -> str:

@@ -19,6 +19,7 @@ from dynsync_tui.core.verdicts import VerdictSettings, classify
     ("\t=1+1", "'\t=1+1"),
     ("+44 7411 222333", "+44 7411 222333"),  # a phone number stays as it is
     ("+1 (650) 253-0000", "+1 (650) 253-0000"),
+    ("+44 (0)7857 041104 → +44 7857 041104", "+44 (0)7857 041104 → +44 7857 041104"),  # a correction
     ("07411 222333", "07411 222333"),
     ("ann@example.com", "ann@example.com"),
     ("", ""),
