@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from dynsync_tui import __version__, logs
 from dynsync_tui import paths as paths_mod
@@ -49,8 +49,15 @@ def _common(p: argparse.ArgumentParser, sub: bool = False) -> None:
     p.add_argument("--verbose", action="store_true", help="also print the run log to stderr", **d)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line, like every other error (``--help`` shows the usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dynsync",
         description="Sync mobile numbers from Dynamics 365 into Dotdigital. With no command, opens the TUI.",
         epilog="Exit codes: 0 ok, 1 finished with failed records, 2 bad config or input, 3 cannot connect.",
@@ -137,6 +144,15 @@ def _prompt_secret(text: str) -> str:
     return value
 
 
+def check_state_path(state: Path | None) -> None:
+    """An explicit --state names a file in an existing folder (a typo must not start a new
+    state somewhere else, which would make every record look new)."""
+    if state is not None and not state.parent.exists():
+        raise CliError(f"--state {state}: folder {state.parent} does not exist", EXIT_BAD_INPUT)
+    if state is not None and state.is_dir():
+        raise CliError(f"--state {state}: is a folder; give a file name", EXIT_BAD_INPUT)
+
+
 def _connect(cfg: Config, paths: paths_mod.Paths, info: Any, state: Path | None,
              *, can_prompt: bool = False, **hooks: Any) -> Any:
     from dynsync_tui.sync.services import build_services
@@ -167,6 +183,7 @@ def cmd_preview(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
     from dynsync_tui.sync.engine import Engine
 
     cfg, _ = resolve_config(args, paths)
+    check_state_path(args.state)
     if args.export is not None:
         check_path(args.export)
     with running_sandbox(paths, args.data, cfg.is_sandbox) as info:
@@ -192,9 +209,10 @@ def cmd_sync(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
     from dynsync_tui.sync.engine import Engine
 
     cfg, _ = resolve_config(args, paths)
+    check_state_path(args.state)
     if not args.yes:
         if not sys.stdin.isatty():
-            raise ConfigError("sync: add --yes to run without a terminal to confirm on")
+            raise ConfigError("sync: no terminal to ask for confirmation on; add --yes to sync without asking")
         answer = input("Sync to Dotdigital now? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             print("Nothing sent.")
@@ -247,6 +265,7 @@ def cmd_tui(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
     from dynsync_tui.tui.app import create_app
 
     cfg, cfg_path = resolve_config(args, paths)
+    check_state_path(args.state)
     with running_sandbox(paths, args.data, cfg.is_sandbox) as info:
         sandbox_state: dict[str, Any] = {"info": info}
 

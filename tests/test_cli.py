@@ -102,6 +102,13 @@ def test_sync_without_yes_and_without_terminal_refuses(tmp_path: Path) -> None:
     assert "--yes" in res.stderr
 
 
+@pytest.mark.parametrize("argv", [["--bogus"], ["frobnicate"], ["preview", "--nope"]])
+def test_a_usage_mistake_is_one_line_and_exit_2(tmp_path: Path, argv: list[str]) -> None:
+    res = run(tmp_path / "h", *argv)
+    assert res.returncode == 2
+    assert len(res.stderr.strip().splitlines()) == 1 and "dynsync --help" in res.stderr, res.stderr
+
+
 def test_preview_into_a_closed_pipe_is_quiet(home: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DYNSYNC_")}
     env["DYNSYNC_HOME"] = str(home)

@@ -186,3 +186,14 @@ def test_export_folder_that_cannot_be_written_is_one_line(tmp_path, monkeypatch)
 @pytest.mark.parametrize("port", ["99999", "-1"])
 def test_sandbox_port_out_of_range(run_cli, home, port) -> None:
     _check_refused(run_cli(home, "sandbox", "--port", port), "--port")
+
+
+@pytest.mark.parametrize(("name", "needle"), [("nope/state.db", "does not exist"), ("folder", "is a folder")])
+@pytest.mark.parametrize("command", ["preview", "sync"])
+def test_bad_state_path_is_refused_and_nothing_is_created(run_cli, tmp_path, command, name, needle) -> None:
+    (tmp_path / "folder").mkdir()
+    home = tmp_path / "fresh-home"
+    extra = ["--yes"] if command == "sync" else []
+    res = run_cli(home, command, "--sandbox", *extra, "--state", str(tmp_path / name))
+    _check_refused(res, needle, "--state")
+    assert not (tmp_path / "nope").exists()
