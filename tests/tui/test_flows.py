@@ -400,3 +400,23 @@ async def test_step_keys_keep_what_was_typed(tui_app) -> None:
         await pilot.press("f2")
         await settle(app, pilot)
         assert type(app.screen).__name__ == "ConnectScreen" and "https://" in text_of(app, "#status")
+
+
+async def test_a_failed_preview_says_the_rows_shown_are_the_previous_ones(tui_app) -> None:
+    app = tui_app()
+    factory = app.engine_factory
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await settle(app, pilot)
+        assert "Showing the previous preview" not in text_of(app, "#status")
+
+        def failing(*a, **k):  # type: ignore[no-untyped-def]
+            engine = factory(*a, **k)
+            engine.preview = lambda: (_ for _ in ()).throw(OSError("connection reset"))
+            return engine
+
+        app.engine_factory = failing
+        await pilot.press("r")
+        await settle(app, pilot)
+        status = text_of(app, "#status")
+        assert status.startswith("Showing the previous preview.") and "connection reset" in status

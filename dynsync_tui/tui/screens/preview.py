@@ -110,6 +110,12 @@ class PreviewScreen(WizardScreen):
 
         self.run_io(work, group="preview", description="Preview failed")
 
+    def on_worker_failed(self, message: WorkerFailed) -> None:
+        """A failed preview says so first: the counts and rows still shown are the last good ones."""
+        stale = "Showing the previous preview. " if self.index is not None else ""
+        self.set_status(stale + message.text, error=True)
+        message.prevent_default()  # the base screen's handler would show the text alone
+
     def on_preview_loaded(self, message: PreviewLoaded) -> None:
         if message.index is None:
             self.index = None
