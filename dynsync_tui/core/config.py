@@ -283,7 +283,18 @@ def to_dict(cfg: Config) -> dict[str, Any]:
 
 
 def dumps(cfg: Config) -> str:
-    return tomli_w.dumps(to_dict(cfg))
+    """The config as TOML, always in the same shape: sections in order, then consent lists and
+    mappings as ``[[…]]`` tables (left to itself, tomli_w writes an array of short tables as
+    one inline array, so the file changed shape as mappings came and went)."""
+    data = to_dict(cfg)
+    mappings = data.pop("mappings", [])
+    chunks = []
+    for name, section in data.items():
+        lists = section.pop("lists", []) if name == "consent" else []
+        chunks.append(tomli_w.dumps({name: section}))
+        chunks += [f"[[{name}.lists]]\n" + tomli_w.dumps(item) for item in lists]
+    chunks += ["[[mappings]]\n" + tomli_w.dumps(m) for m in mappings]
+    return "\n".join(c.rstrip("\n") + "\n" for c in chunks)
 
 
 def save(cfg: Config, path: str | os.PathLike[str]) -> None:

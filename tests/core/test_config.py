@@ -124,3 +124,20 @@ def test_every_country_has_a_name_and_calling_code() -> None:
     by_iso = {c.iso: c for c in countries}
     assert (by_iso["GB"].name, by_iso["GB"].calling_code) == ("United Kingdom", 44)
     assert by_iso["XK"].name == "Kosovo"
+
+
+@pytest.mark.parametrize("lists", [[], [C.ListSelection("abc", dotdigital_list_name="Newsletter")]])
+def test_saved_config_keeps_one_shape_and_reads_back(tmp_path, lists) -> None:
+    """Mappings and consent lists are always [[tables]], however short (tomli_w alone wrote
+    short ones as an inline array at the top of the file)."""
+    import tomllib
+
+    cfg = C.Config()
+    cfg.mappings = [Mapping("email", "contact", "emailaddress1"), Mapping("mobileNumber", "contact", "mobilephone")]
+    cfg.consent.lists = lists
+    text = C.dumps(cfg)
+    assert text.count("[[mappings]]") == 2 and "mappings = [" not in text
+    assert text.count("[[consent.lists]]") == len(lists) and "lists = [" not in text
+    assert text.index("[sync]") < text.index("[[mappings]]")
+    back = C.from_dict(tomllib.loads(text))
+    assert (back.mappings, back.consent, back.sync, back.validation) == (cfg.mappings, cfg.consent, cfg.sync, cfg.validation)
