@@ -99,12 +99,12 @@ def resolve_config(args: argparse.Namespace, paths: paths_mod.Paths) -> tuple[Co
     if args.sandbox:
         cfg.dynamics.environment_url = ""
     if args.country is not None:
-        code = args.country.strip()
-        cfg.validation.default_country = None if code.lower() == "off" else code.upper()
         from dynsync_tui.core.countries import is_known_region
 
-        if cfg.validation.default_country and not is_known_region(cfg.validation.default_country):
+        code = args.country.strip()
+        if code.lower() != "off" and not is_known_region(code.upper()):  # "" too: say off to turn it off
             raise ConfigError(f"--country {args.country!r}: not an ISO country code (use e.g. GB, US, or off)")
+        cfg.validation.default_country = None if code.lower() == "off" else code.upper()
     if args.record_country is not None:
         cfg.validation.record_country_field = args.record_country.strip()
     return cfg, path

@@ -188,6 +188,11 @@ def test_sandbox_port_out_of_range(run_cli, home, port) -> None:
     _check_refused(run_cli(home, "sandbox", "--port", port), "--port")
 
 
+@pytest.mark.parametrize("code", ["", "  ", "XX"])
+def test_a_country_flag_that_names_no_country_is_refused(run_cli, home, code) -> None:
+    _check_refused(run_cli(home, "preview", "--sandbox", "--country", code), f"--country {code!r}")
+
+
 @pytest.mark.parametrize(("name", "needle"), [("nope/state.db", "does not exist"), ("folder", "is a folder")])
 @pytest.mark.parametrize("command", ["preview", "sync"])
 def test_bad_state_path_is_refused_and_nothing_is_created(run_cli, tmp_path, command, name, needle) -> None:
