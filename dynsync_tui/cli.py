@@ -235,9 +235,9 @@ def cmd_sync(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
         print(json.dumps(out, indent=2))
     else:
         print(
-            f"Sync finished in {out['seconds']} s (run {out['run_id']}): {summary.created} created, "
-            f"{summary.updated} updated, {summary.unchanged} unchanged, {summary.skipped} skipped, "
-            f"{summary.failed} failed."
+            f"Sync finished in {out['seconds']} s (run {out['run_id']}): {summary.created:,} created, "
+            f"{summary.updated:,} updated, {summary.unchanged:,} unchanged, {summary.skipped:,} skipped, "
+            f"{summary.failed:,} failed."
         )
     return EXIT_FAILED_RECORDS if summary.failed else EXIT_OK
 

@@ -4,6 +4,7 @@ import csv
 import json
 import os
 import stat
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,8 @@ def test_preview_text_names_reasons_in_words(home: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert "phonenumbers" in res.stdout
     assert "No mobile number" in res.stdout
+    assert re.search(r"Preview of \d{1,3}(,\d{3})+ records", res.stdout)  # numbers read as in the TUI
+    assert re.search(r"create +\d{1,3}(,\d{3})+ ", res.stdout)
 
 
 def test_sync_twice_creates_no_new_contacts_the_second_time(home: Path) -> None:

@@ -85,7 +85,7 @@ def summary_lines(summary: Any, label: str = "") -> list[str]:
     """The preview as text: header, then what will be sent and what is skipped (counts, share,
     the sentence for each code), then the flags on records that are still sent."""
     total = summary.total or 0
-    head = f"Preview of {total} records" + (f" on {label}" if label else "")
+    head = f"Preview of {total:,} records" + (f" on {label}" if label else "")
     lines = [head + f" (phonenumbers {summary.phonenumbers})"]
     width = max((len(k) for k in (*summary.counts, *getattr(summary, "flags", {}))), default=8)
     positive = [v.value for v in Verdict if v is not Verdict.SKIP]
@@ -93,7 +93,7 @@ def summary_lines(summary: Any, label: str = "") -> list[str]:
 
     def row(code: str, n: int) -> str:
         pct = f"{100 * n / total:5.1f}%" if total else "     -"
-        return f"  {code:<{width}} {n:>8} {pct}  {sentence(code)}"
+        return f"  {code:<{width}} {n:>8,} {pct}  {sentence(code)}"
 
     groups = [
         ("Will be sent or left as is:", [k for k in positive if k in summary.counts], summary.counts),
