@@ -191,7 +191,8 @@ def cmd_preview(args: argparse.Namespace, paths: paths_mod.Paths) -> int:
         services.dotdigital.account_info()  # sign in to Dotdigital too: a wrong password fails here, not at sync
         preview = Engine(cfg, services, on_event=logs.event_logger()).preview()
     if args.export is not None:
-        write_csv(args.export, preview.verdicts)
+        rows = write_csv(args.export, preview.verdicts)
+        print(f"Wrote {rows:,} rows to {Path(args.export).resolve()}", file=sys.stderr)
     summary = preview.summary
     logs.log_summary("preview", summary)
     if args.json:

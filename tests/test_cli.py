@@ -43,6 +43,7 @@ def test_preview_json_and_export(home: Path, tmp_path: Path) -> None:
         rows = list(csv.reader(fh))
     assert rows[0] == ["entity", "id", "email", "raw_mobile", "e164", "verdict", "reason", "correction"]
     assert len(rows) - 1 == data["total"]
+    assert f"Wrote {data['total']:,} rows to {out_csv.resolve()}" in res.stderr  # stdout stays pure JSON
     verdicts = {r[5] for r in rows[1:]}
     assert verdicts <= {"create", "update", "unchanged", "skip"}
     assert all(r[6] for r in rows[1:] if r[5] == "skip"), "every skip carries its reason"
