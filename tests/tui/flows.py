@@ -23,6 +23,15 @@ async def run_syncs(app: Any, pilot: Any, n: int) -> None:
         await settle(app, pilot, 0.1)
 
 
+async def open_add_mapping(app: Any, pilot: Any) -> Any:
+    """Step 3, then the Add mapping modal; returns the modal."""
+    await pilot.press("f3")
+    await settle(app, pilot)
+    await pilot.press("a")
+    await settle(app, pilot)
+    return app.screen
+
+
 def text_of(app: Any, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).render())
 

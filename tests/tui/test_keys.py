@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Input, Select
 
-from tests.tui.flows import settle, text_of
+from tests.tui.flows import open_add_mapping, settle, text_of
 
 SIZE = (100, 32)
 
@@ -71,11 +71,7 @@ async def test_country_opens_with_the_search_focused_so_typing_searches(tui_app)
 async def test_mapping_modal_focus_enter_and_tab_order(tui_app) -> None:
     app = tui_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("f3")
-        await settle(app, pilot)
-        await pilot.press("a")
-        await settle(app, pilot)
-        modal = app.screen
+        modal = await open_add_mapping(app, pilot)
         assert modal.focused is modal.query_one("#label", Input)
         chain = [w.id for w in modal.focus_chain]
         modal.query_one("#link", Select).value = "parentcustomerid|account|parentcustomerid_account"

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Input, Select
 
-from tests.tui.flows import settle
+from tests.tui.flows import open_add_mapping, settle
 
 
 async def test_editing_a_linked_mapping_keeps_its_link(tui_app) -> None:
     app = tui_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("f3")
-        await settle(app, pilot)
-        await pilot.press("a")
-        await settle(app, pilot)
-        modal = app.screen
+        modal = await open_add_mapping(app, pilot)
         modal.query_one("#link", Select).value = "parentcustomerid|account|parentcustomerid_account"
         await settle(app, pilot)
         linked = modal.query_one("#linked-field", Select)

@@ -8,7 +8,7 @@ from typing import Any
 
 from textual.widgets import Footer
 
-from tests.tui.flows import open_lists, settle
+from tests.tui.flows import open_add_mapping, open_lists, settle
 
 SMALL = (80, 24)
 
@@ -114,11 +114,9 @@ async def test_field_picker_searches_as_soon_as_you_type(tui_app) -> None:
 
     app = tui_app()
     async with app.run_test(size=(100, 32)) as pilot:
-        await pilot.press("f3")
-        await settle(app, pilot)
-        await pilot.press("a")
-        await settle(app, pilot, 0.1)
-        field = app.screen.query_one("#field", Select)
+        modal = await open_add_mapping(app, pilot)
+        await pilot.pause(0.1)
+        field = modal.query_one("#field", Select)
         field.focus()
         await pilot.pause()
         await pilot.press("l", "a", "s")  # no enter first
